@@ -1,0 +1,30 @@
+# Shortcuts for the README's commands. Each target creates .venv and installs
+# the package first, so a fresh clone needs only Python 3.10+ with pip.
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+
+.PHONY: setup demo test lint clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -e ".[dev]"
+	touch $@
+
+setup: $(VENV)/.installed
+
+demo: setup
+	$(BIN)/python -m rbrl_ray.reward_bench --env cartpole-balance --classes 3 --ratings 2000 \
+		--seed 0 --json results/reward_bench_cartpole-balance.json
+
+test: setup
+	$(BIN)/python -m pytest
+
+lint: setup
+	$(BIN)/ruff check rbrl_ray tests
+
+clean:
+	rm -rf $(VENV) results .pytest_cache

@@ -1,0 +1,54 @@
+"""Command-line plumbing shared by every entry point.
+
+Bad input must end in one line on stderr and exit code 2, before any
+environment, Ray or training work starts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Iterable
+from typing import NoReturn
+
+
+class UsageError(Exception):
+    """Bad user input; its message is the one line the user sees."""
+
+
+def choice_error(what: str, value: object, allowed: Iterable[object]) -> UsageError:
+    allowed_text = ", ".join(str(a) for a in allowed)
+    return UsageError(f"unknown {what} {value!r}; allowed: {allowed_text}")
+
+
+def int_in_range(what: str, low: int, high: int | None = None) -> Callable[[str], int]:
+    """argparse type: an integer in [low, high] (high None: unbounded)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be an integer, got {text!r}") from None
+        if value < low or (high is not None and value > high):
+            bound = f"{low}..{high}" if high is not None else f">= {low}"
+            raise argparse.ArgumentTypeError(f"{what} must be {bound}, got {value}")
+        return value
+
+    return parse
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are a single line and exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def run_main(main: Callable[[list[str] | None], int], prog: str) -> NoReturn:
+    """Run a CLI main, turning UsageError into one line on stderr and exit 2."""
+    try:
+        code = main(None)
+    except UsageError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        code = 2
+    sys.exit(code)

@@ -1,0 +1,75 @@
+"""Task registry for the six DeepMind Control tasks of the paper, and the env creator.
+
+Each task is reached through shimmy's gymnasium wrapper, with the dict observation
+flattened to one float32 vector. dm_control ends every episode after 1000 steps
+(truncated, never terminated).
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import gymnasium as gym
+import numpy as np
+
+from rbrl_ray.cli import choice_error
+
+EPISODE_LENGTH = 1000
+
+
+@dataclass(frozen=True)
+class Task:
+    """One DMC task: its short name, shimmy id and space sizes."""
+
+    name: str
+    obs_dim: int
+    act_dim: int
+
+    @property
+    def gym_id(self) -> str:
+        return f"dm_control/{self.name}-v0"
+
+
+TASKS: dict[str, Task] = {
+    t.name: t
+    for t in (
+        Task("cartpole-balance", obs_dim=5, act_dim=1),
+        Task("ball_in_cup-catch", obs_dim=8, act_dim=2),
+        Task("finger-spin", obs_dim=9, act_dim=2),
+        Task("cheetah-run", obs_dim=17, act_dim=6),
+        Task("walker-walk", obs_dim=24, act_dim=6),
+        Task("quadruped-walk", obs_dim=78, act_dim=12),
+    )
+}
+
+TASK_NAMES: tuple[str, ...] = tuple(TASKS)
+
+
+def get_task(name: str) -> Task:
+    """The task called `name`, or a UsageError listing the six."""
+    try:
+        return TASKS[name]
+    except KeyError:
+        raise choice_error("env", name, TASK_NAMES) from None
+
+
+def make_env(config: Mapping[str, Any] | str) -> gym.Env:
+    """Create one task's env; usable as an RLlib env creator in any worker process.
+
+    `config` is a task name or a mapping with key "env" (RLlib passes its env_config).
+    """
+    name = config if isinstance(config, str) else config["env"]
+    task = get_task(name)
+    # Nothing here renders; without a setting dm_control probes for a GL backend.
+    os.environ.setdefault("MUJOCO_GL", "disable")
+    import shimmy  # noqa: F401  (registers the dm_control/ namespace in this process)
+
+    env = gym.make(task.gym_id, disable_env_checker=True)
+    env = gym.wrappers.FlattenObservation(env)
+    with warnings.catch_warnings():  # the float64 -> float32 box cast is intended
+        warnings.filterwarnings("ignore", message=".*precision lowered by casting")
+        return gym.wrappers.DtypeObservation(env, np.float32)

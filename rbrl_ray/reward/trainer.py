@@ -1,0 +1,118 @@
+"""Fits the reward ensemble to rated segments with one method's loss.
+
+Per fit (RbRL / B-Pref): up to `max_epochs` passes over every rating so far in
+minibatches of `batch_size` segments, each member in its own random order,
+stopping once the epoch's training rating accuracy reaches `target_accuracy`.
+The model, loss weights and optimiser persist across fits, so a trainer can be
+refit after each query.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from rbrl_ray.feedback.segments import Segments
+from rbrl_ray.reward.config import RewardModelConfig
+from rbrl_ray.reward.losses import RatingLoss
+from rbrl_ray.reward.model import RewardEnsemble
+
+
+@dataclass(frozen=True)
+class FitReport:
+    """How one fit went. σ's are None for a method that does not learn them."""
+
+    epochs: int
+    train_accuracy: float
+    loss: float
+    sigma_cls: float | None
+    sigma_reg: float | None
+    seconds: float
+
+
+EpochCallback = Callable[[int, float], None]  # (epoch, training accuracy)
+
+
+class RewardTrainer:
+    """Owns a reward ensemble, its method's loss and their optimiser."""
+
+    def __init__(
+        self,
+        obs_dim: int,
+        act_dim: int,
+        n_classes: int,
+        config: RewardModelConfig,
+        seed: int = 0,
+    ) -> None:
+        self.config, self.n_classes = config, n_classes
+        torch.manual_seed(seed)
+        self.model = RewardEnsemble(obs_dim, act_dim, config.members, config.hidden, config.layers)
+        self.loss = RatingLoss(config.method, n_classes, config.members, config.k, config.alpha)
+        params = [*self.model.parameters(), *self.loss.parameters()]
+        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        self.generator = torch.Generator().manual_seed(seed)
+
+    def fit(
+        self, segments: Segments, labels: np.ndarray, on_epoch: EpochCallback | None = None
+    ) -> FitReport:
+        """Train on every (segment, label) given; returns the last epoch's figures."""
+        start = time.perf_counter()
+        obs = torch.as_tensor(segments.obs, dtype=torch.float32)
+        act = torch.as_tensor(segments.act, dtype=torch.float32)
+        y = torch.as_tensor(labels, dtype=torch.int64)
+        epochs, accuracy, loss = 0, 0.0, float("nan")
+        self.model.train()
+        for epoch in range(1, self.config.max_epochs + 1):
+            accuracy, loss = self._epoch(obs, act, y)
+            epochs = epoch
+            if on_epoch is not None:
+                on_epoch(epoch, accuracy)
+            if accuracy >= self.config.target_accuracy:
+                break
+        sigma_cls, sigma_reg = self.loss.sigmas()
+        return FitReport(epochs, accuracy, loss, sigma_cls, sigma_reg, time.perf_counter() - start)
+
+    def _epoch(self, obs: torch.Tensor, act: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+        members, total = self.config.members, len(y)
+        order = torch.stack(
+            [torch.randperm(total, generator=self.generator) for _ in range(members)]
+        )
+        correct, seen, loss_sum, steps = 0, 0, 0.0, 0
+        for first in range(0, total, self.config.batch_size):
+            index = order[:, first : first + self.config.batch_size]  # [M, b]
+            if index.shape[1] < 2:  # normalisation needs two segments
+                continue
+            labels = y[index]
+            returns = self.model.per_member(obs[index], act[index]).sum(dim=-1)  # R̂ [M, b]
+            loss, logits = self.loss(returns, labels)
+            self.optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            self.optimizer.step()
+            correct += int((logits.argmax(dim=-1) == labels).sum())
+            seen += labels.numel()
+            loss_sum += loss.item()
+            steps += 1
+        return correct / max(seen, 1), loss_sum / max(steps, 1)
+
+    def state_dict(self) -> dict[str, Any]:
+        """A snapshot (deep copy): later training never changes what was returned."""
+        return copy.deepcopy(
+            {
+                "model": self.model.state_dict(),
+                "loss": self.loss.state_dict(),
+                "optimizer": self.optimizer.state_dict(),
+                "generator": self.generator.get_state(),
+            }
+        )
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        self.model.load_state_dict(state["model"])
+        self.loss.load_state_dict(state["loss"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        self.generator.set_state(state["generator"])

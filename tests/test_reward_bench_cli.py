@@ -1,0 +1,102 @@
+"""reward_bench end to end: bad input is one line and exit 2; a small real run writes JSON."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.methods import REWARD_METHODS
+
+
+def _bench(*args, timeout=600):
+    return subprocess.run(
+        [sys.executable, "-m", "rbrl_ray.reward_bench", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (["--env", "pong"], ["'pong'", *TASK_NAMES]),
+        (["--classes", "11"], ["classes must be 2..10", "11"]),
+        (["--classes", "1"], ["classes must be 2..10"]),
+        (["--ratings", "0"], ["ratings must be >= 1", "0"]),
+        (["--methods", "ours,dpo"], ["'dpo'", *REWARD_METHODS]),
+        (
+            ["--noise", "mistake=0.1", "--noise", "temp=2"],
+            ["'temp=2'", "mistake=", "beta=", "skip="],
+        ),
+        (["--noise", "skip=1.5"], ["skip"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, names):
+    result = _bench(*args, "--json", "/nonexistent/never-written.json", timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rbrl_ray.reward_bench: error:")
+    for name in names:
+        assert name in lines[0]
+    assert "Traceback" not in result.stderr and "collect" not in result.stderr
+
+
+@pytest.mark.slow
+def test_small_real_run_writes_the_documented_json(tmp_path):
+    out = tmp_path / "bench.json"
+    result = _bench(
+        "--env",
+        "cartpole-balance",
+        "--classes",
+        "3",
+        "--ratings",
+        "120",
+        "--heldout",
+        "60",
+        "--methods",
+        "ours,rbrl",
+        "--max-epochs",
+        "3",
+        "--noise",
+        "mistake=0.05",
+        "--json",
+        str(out),
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["env"] == "cartpole-balance" and data["classes"] == 3
+    assert sum(data["rated_histogram"]) == 120 and sum(data["heldout_histogram"]) == 60
+    assert set(data["methods"]) == {"ours", "rbrl"}
+    ours, rbrl = data["methods"]["ours"], data["methods"]["rbrl"]
+    for row in (ours, rbrl):
+        assert 0.0 <= row["accuracy"] <= 1.0 and -1.0 <= row["pearson"] <= 1.0
+        assert -1.0 <= row["spearman"] <= 1.0 and row["fit_seconds"] > 0
+    assert ours["sigma_cls"] > 0 and ours["sigma_reg"] > 0
+    assert rbrl["sigma_cls"] is None and rbrl["sigma_reg"] is None
+    assert "held-out acc" in result.stdout and "rated    (120)" in result.stdout
+
+
+@pytest.mark.slow
+def test_single_class_heldout_is_called_degenerate_and_exits_2(tmp_path):
+    # Scripted behaviours never spin the finger: every segment is class 0 of 2.
+    out = tmp_path / "never.json"
+    result = _bench(
+        "--env",
+        "finger-spin",
+        "--classes",
+        "2",
+        "--ratings",
+        "20",
+        "--heldout",
+        "20",
+        "--json",
+        str(out),
+    )
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) >= 1 and "degenerate benchmark" in lines[-1] and "[20, 0]" in lines[-1]
+    assert not out.exists()
