@@ -57,6 +57,26 @@ def get_task(name: str) -> Task:
         raise choice_error("env", name, TASK_NAMES) from None
 
 
+RAW_OBS_KEY = "raw_obs"
+
+
+class RawObservationInInfo(gym.Wrapper):
+    """Copies each flat observation into info[RAW_OBS_KEY].
+
+    RLlib's MeanStdFilter overwrites the observations stored in episodes with
+    normalised ones; the reward model must see the raw observation (as in RbRL),
+    whatever the normalisation statistics are at the time.
+    """
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, RAW_OBS_KEY: obs}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, RAW_OBS_KEY: obs}
+
+
 def make_env(config: Mapping[str, Any] | str) -> gym.Env:
     """Create one task's env; usable as an RLlib env creator in any worker process.
 
@@ -72,4 +92,5 @@ def make_env(config: Mapping[str, Any] | str) -> gym.Env:
     env = gym.wrappers.FlattenObservation(env)
     with warnings.catch_warnings():  # the float64 -> float32 box cast is intended
         warnings.filterwarnings("ignore", message=".*precision lowered by casting")
-        return gym.wrappers.DtypeObservation(env, np.float32)
+        env = gym.wrappers.DtypeObservation(env, np.float32)
+    return RawObservationInInfo(env)

@@ -83,8 +83,8 @@ def collect(env: str, count: int, seed: int, what: str) -> Segments:
 def fit_method(
     method: str, args: Any, obs_dim: int, act_dim: int, data: dict[str, Any]
 ) -> dict[str, Any]:
-    config = RewardModelConfig(method=method, max_epochs=args.max_epochs)
-    trainer = RewardTrainer(obs_dim, act_dim, args.classes, config, seed=args.seed)
+    config = RewardModelConfig(max_epochs=args.max_epochs)
+    trainer = RewardTrainer(obs_dim, act_dim, args.classes, method, config, seed=args.seed)
     with tqdm(total=config.max_epochs, desc=f"fit {method:<10}", unit="ep") as bar:
 
         def on_epoch(epoch: int, accuracy: float) -> None:

@@ -27,8 +27,8 @@ SMALL = dict(hidden=32, layers=2, batch_size=64)
 def test_fit_learns_the_ordering_of_true_returns(method):
     train, train_labels = _rated(384, seed=0)
     test, test_labels = _rated(256, seed=1)
-    config = RewardModelConfig(method=method, max_epochs=40, lr=3e-3, **SMALL)
-    trainer = RewardTrainer(3, 1, 3, config, seed=0)
+    config = RewardModelConfig(max_epochs=40, lr=3e-3, **SMALL)
+    trainer = RewardTrainer(3, 1, 3, method, config, seed=0)
     before = evaluate_fidelity(trainer.model, train, train_labels, test, test_labels, 3)
     report = trainer.fit(train, train_labels)
     after = evaluate_fidelity(trainer.model, train, train_labels, test, test_labels, 3)
@@ -43,19 +43,21 @@ def test_fit_learns_the_ordering_of_true_returns(method):
 
 def test_fit_stops_early_once_training_accuracy_reaches_target():
     train, labels = _rated(256, seed=2)
-    config = RewardModelConfig(method="rbrl", max_epochs=50, target_accuracy=0.6, lr=3e-3, **SMALL)
+    config = RewardModelConfig(max_epochs=50, target_accuracy=0.6, lr=3e-3, **SMALL)
     seen = []
-    report = RewardTrainer(3, 1, 3, config).fit(train, labels, on_epoch=lambda e, a: seen.append(a))
+    report = RewardTrainer(3, 1, 3, "rbrl", config).fit(
+        train, labels, on_epoch=lambda e, a: seen.append(a)
+    )
     assert report.epochs < 50 and report.epochs == len(seen)
     assert seen[-1] >= 0.6 and all(a < 0.6 for a in seen[:-1])
 
 
 def test_state_dict_round_trip_restores_predictions_and_optimiser():
     train, labels = _rated(128, seed=3)
-    config = RewardModelConfig(method="ours", max_epochs=2, **SMALL)
-    trainer = RewardTrainer(3, 1, 3, config, seed=0)
+    config = RewardModelConfig(max_epochs=2, **SMALL)
+    trainer = RewardTrainer(3, 1, 3, "ours", config, seed=0)
     trainer.fit(train, labels)
-    restored = RewardTrainer(3, 1, 3, config, seed=99)
+    restored = RewardTrainer(3, 1, 3, "ours", config, seed=99)
     restored.load_state_dict(trainer.state_dict())
     assert np.array_equal(
         predict_returns(trainer.model, train), predict_returns(restored.model, train)

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
-
-from rbrl_ray.methods import REWARD_METHODS
+from pydantic import BaseModel, ConfigDict, Field
 
 
 class RewardModelConfig(BaseModel):
+    """Architecture and optimisation of the reward model; the loss comes from the method."""
+
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: str = "ours"
     members: int = Field(3, ge=1, description="ensemble size")
     hidden: int = Field(256, ge=1)
     layers: int = Field(3, ge=1, description="hidden layers")
@@ -20,10 +19,3 @@ class RewardModelConfig(BaseModel):
     target_accuracy: float = Field(0.97, gt=0, le=1, description="early stop on training accuracy")
     k: float = Field(30.0, gt=0, description="sharpness of the class probability (eq. 2)")
     alpha: float = Field(1.0, ge=0, description="scale of the rating target (eq. 3)")
-
-    @field_validator("method")
-    @classmethod
-    def _known_method(cls, value: str) -> str:
-        if value not in REWARD_METHODS:
-            raise ValueError(f"unknown method {value!r}; allowed: {', '.join(REWARD_METHODS)}")
-        return value

@@ -20,7 +20,7 @@ import torch
 
 from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.reward.config import RewardModelConfig
-from rbrl_ray.reward.losses import RatingLoss
+from rbrl_ray.reward.losses import RECIPES, RatingLoss
 from rbrl_ray.reward.model import RewardEnsemble
 
 
@@ -47,13 +47,17 @@ class RewardTrainer:
         obs_dim: int,
         act_dim: int,
         n_classes: int,
-        config: RewardModelConfig,
+        method: str,
+        config: RewardModelConfig | None = None,
         seed: int = 0,
     ) -> None:
-        self.config, self.n_classes = config, n_classes
+        if method not in RECIPES:
+            raise ValueError(f"unknown reward method {method!r}; allowed: {', '.join(RECIPES)}")
+        config = config or RewardModelConfig()
+        self.config, self.n_classes, self.method = config, n_classes, method
         torch.manual_seed(seed)
         self.model = RewardEnsemble(obs_dim, act_dim, config.members, config.hidden, config.layers)
-        self.loss = RatingLoss(config.method, n_classes, config.members, config.k, config.alpha)
+        self.loss = RatingLoss(method, n_classes, config.members, config.k, config.alpha)
         params = [*self.model.parameters(), *self.loss.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=config.lr)
         self.generator = torch.Generator().manual_seed(seed)

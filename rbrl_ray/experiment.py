@@ -1,0 +1,144 @@
+"""One experiment spec: what a trial is, validated before anything starts."""
+
+from __future__ import annotations
+
+import math
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.feedback.rater import RaterConfig, RaterNoise
+from rbrl_ray.feedback.segments import SEGMENT_LENGTH
+from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
+from rbrl_ray.reward.config import RewardModelConfig
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class RatingSchedule(BaseModel):
+    """When segments go to the rater (paper: 200 every 20k steps until 2,000)."""
+
+    model_config = _STRICT
+
+    explore_steps: int = Field(32_000, ge=0, description="intrinsic-reward steps before query 1")
+    every: int = Field(20_000, gt=0, description="env steps between queries")
+    per_query: int = Field(200, gt=0, description="segments rated per query")
+    total: int = Field(2_000, gt=0, description="ratings in all")
+    selection: str = Field("uniform", description="uniform or disagreement")
+    pool_size: int = Field(2_000, gt=0, description="most recent candidate segments kept")
+
+    @field_validator("selection")
+    @classmethod
+    def _known_selection(cls, value: str) -> str:
+        if value not in ("uniform", "disagreement"):
+            raise ValueError(f"unknown selection {value!r}; allowed: uniform, disagreement")
+        return value
+
+    @property
+    def queries(self) -> int:
+        return math.ceil(self.total / self.per_query)
+
+    def query_step(self, index: int) -> int:
+        """Env step at which query `index` (0-based) is due."""
+        return self.explore_steps + index * self.every
+
+
+class PPOSettings(BaseModel):
+    """PPO hyperparameters; defaults are the paper's (Appendix A, B-Pref/RbRL scripts)."""
+
+    model_config = _STRICT
+
+    lr: float = Field(5e-5, gt=0)
+    clip_param: float = Field(0.4, gt=0)
+    gamma: float = Field(0.99, gt=0, le=1)
+    lambda_: float = Field(0.92, ge=0, le=1)
+    num_epochs: int = Field(20, ge=1)
+    minibatch_size: int = Field(128, ge=1)
+    entropy_coeff: float = Field(0.0, ge=0)
+    vf_loss_coeff: float = Field(0.5, ge=0)
+    grad_clip: float = Field(0.5, gt=0)
+    train_batch_size: int = Field(16_000, ge=1, description="env steps per iteration")
+    hidden: tuple[int, ...] = (256, 256, 256)
+    activation: str = "tanh"
+    normalize_observations: bool = True
+    num_env_runners: int = Field(1, ge=0)
+    envs_per_runner: int = Field(8, ge=1)
+
+
+#: Named PPO presets. "small" is for tests and laptops: the same machinery with
+#: tiny batches and nets, so a trial of a few thousand steps takes seconds.
+PPO_PRESETS: dict[str, PPOSettings] = {
+    "paper": PPOSettings(),
+    "small": PPOSettings(
+        lr=3e-4,
+        num_epochs=2,
+        minibatch_size=250,
+        train_batch_size=1_000,
+        hidden=(64, 64),
+        envs_per_runner=2,
+    ),
+}
+
+
+class ExperimentSpec(BaseModel):
+    """Everything that defines one trial."""
+
+    model_config = _STRICT
+
+    env: str
+    method: str
+    classes: int | None = Field(None, ge=2, le=10)
+    seed: int = 0
+    timesteps: int = Field(4_000_000, gt=0)
+    schedule: RatingSchedule = RatingSchedule()
+    noise: RaterNoise = RaterNoise()
+    rating_range: tuple[float, float] = (0.0, float(SEGMENT_LENGTH))
+    reward_model: RewardModelConfig = RewardModelConfig()
+    ppo: PPOSettings = PPOSettings()
+    knn_k: int = Field(5, ge=1, description="k of the state-entropy exploration reward")
+    service_cpus: float = Field(0.0, ge=0, description="CPUs reserved for the rating service")
+
+    @field_validator("env")
+    @classmethod
+    def _known_env(cls, value: str) -> str:
+        if value not in TASK_NAMES:
+            raise ValueError(f"unknown env {value!r}; allowed: {', '.join(TASK_NAMES)}")
+        return value
+
+    @field_validator("method")
+    @classmethod
+    def _known_method(cls, value: str) -> str:
+        if value not in ALL_METHODS:
+            raise ValueError(f"unknown method {value!r}; allowed: {', '.join(ALL_METHODS)}")
+        return value
+
+    @model_validator(mode="after")
+    def _classes_match_method(self) -> ExperimentSpec:
+        if self.method in REWARD_METHODS and self.classes is None:
+            raise ValueError(f"method {self.method!r} learns from ratings: give classes (2..10)")
+        if self.method == "ppo" and self.classes is not None:
+            raise ValueError("method 'ppo' trains on the env reward and takes no classes")
+        low, high = self.rating_range
+        if not high > low:
+            raise ValueError(f"rating_range needs high > low, got [{low}, {high}]")
+        return self
+
+    @property
+    def learns_reward(self) -> bool:
+        return self.method in REWARD_METHODS
+
+    def rater_config(self) -> RaterConfig:
+        assert self.classes is not None
+        low, high = self.rating_range
+        return RaterConfig(n_classes=self.classes, low=low, high=high, noise=self.noise)
+
+
+def first_error(err: Exception) -> str:
+    """One line from a pydantic ValidationError (or any error): where and what."""
+    errors = getattr(err, "errors", None)
+    if not callable(errors):
+        return str(err)
+    first = errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}" if where else message

@@ -1,0 +1,35 @@
+"""What the reward model sees of an RLlib episode: raw observation, action, true reward."""
+
+from __future__ import annotations
+
+import numpy as np
+from ray.rllib.env.single_agent_episode import SingleAgentEpisode
+
+from rbrl_ray.envs import RAW_OBS_KEY
+from rbrl_ray.feedback.segments import SEGMENT_LENGTH, Segments, cut_segments
+
+
+def step_arrays(episode: SingleAgentEpisode, steps: int) -> tuple[np.ndarray, ...]:
+    """The first `steps` steps of an episode chunk: raw obs [steps, do], actions
+    clipped to the policy's normalised range [-1, 1] (what the env executes after
+    unsquashing), true rewards [steps]."""
+    infos = episode.get_infos(slice(0, steps))
+    obs = np.stack([info[RAW_OBS_KEY] for info in infos]).astype(np.float32)
+    act = np.clip(np.asarray(episode.get_actions(slice(0, steps)), np.float32), -1.0, 1.0)
+    rewards = np.asarray(episode.get_rewards(slice(0, steps)), np.float32)
+    return obs, act.reshape(steps, -1), rewards
+
+
+def segments_from_episodes(
+    episodes: list[SingleAgentEpisode], rng: np.random.Generator, length: int = SEGMENT_LENGTH
+) -> Segments | None:
+    """Segments cut at uniform offsets from sampled episode chunks, one per `length`
+    steps of each chunk; chunks shorter than a segment give none."""
+    parts = []
+    for episode in episodes:
+        steps = len(episode)
+        if steps < length:
+            continue
+        obs, act, rewards = step_arrays(episode, steps)
+        parts.append(cut_segments(obs, act, rewards, steps // length, rng, length))
+    return Segments.concat(parts) if parts else None

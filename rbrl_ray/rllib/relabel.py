@@ -1,0 +1,131 @@
+"""Learner connector piece that replaces every episode's rewards with r̂ before GAE.
+
+Modelled on RLlib's intrinsic-curiosity learner example: a PPO learner subclass
+inserts one connector piece into its pipeline, right after NumpyToTensor and so
+right before GeneralAdvantageEstimation, which reads the batch's REWARDS column.
+
+The piece computes r̂ from the episodes (raw observations, actions) and writes it
+into that column; it never writes into the episodes themselves. With a local
+EnvRunner the Learner gets the very episode objects the EnvRunner later sums into
+its true-return metric, so rewriting them would corrupt the true return.
+Each episode ends with AddOneTsToEpisodesAndTruncate's bootstrap row, whose
+reward stays 0.
+
+Before the first reward model exists (the exploration phase) the rewards are the
+intrinsic state-entropy reward instead.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import ray
+import torch
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.connectors.common.numpy_to_tensor import NumpyToTensor
+from ray.rllib.connectors.connector_v2 import ConnectorV2
+from ray.rllib.core import ALL_MODULES, Columns
+from ray.rllib.utils.numpy import convert_to_numpy
+
+from rbrl_ray.envs import get_task
+from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.reward.model import RewardEnsemble
+from rbrl_ray.rllib.episodes import step_arrays
+from rbrl_ray.rllib.exploration import state_entropy_reward
+from rbrl_ray.rllib.service import EXPLORE
+
+SPEC_KEY = "rbrl_spec"  # where the experiment spec rides in config.learner_config_dict
+PEARSON_TRUE = "reward_model/pearson_true"
+
+
+class RewardRelabeller(ConnectorV2):
+    """Rewrites episode rewards with the ensemble-mean r̂ of the trial's reward model."""
+
+    def __init__(
+        self,
+        input_observation_space: Any = None,
+        input_action_space: Any = None,
+        *,
+        spec: ExperimentSpec,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(input_observation_space, input_action_space, **kwargs)
+        task = get_task(spec.env)
+        rm = spec.reward_model
+        self.model = RewardEnsemble(task.obs_dim, task.act_dim, rm.members, rm.hidden, rm.layers)
+        self.knn_k = spec.knn_k
+        self.service: Any = None  # RatingService actor handle, attached by the algorithm
+        self.key: tuple[str, int] | None = None
+        self.phase = EXPLORE
+
+    def _refresh(self) -> None:
+        """Pull the newest weights when the service's (session, version) changed."""
+        if self.service is None:
+            raise RuntimeError("RewardRelabeller has no rating service attached")
+        key, phase, weights = ray.get(self.service.reward_source.remote(self.key))
+        if weights is not None:
+            self.model.load_state_dict(weights)
+        self.key, self.phase = key, phase
+
+    def __call__(
+        self,
+        *,
+        rl_module: Any,
+        batch: dict[str, Any],
+        episodes: list[Any],
+        shared_data: dict | None = None,
+        metrics: Any = None,
+        **kwargs: Any,
+    ) -> Any:
+        self._refresh()
+        episodes = list(self.single_agent_episode_iterator(episodes))
+        lengths = [len(episode) - 1 for episode in episodes]  # minus the bootstrap step
+        arrays = [step_arrays(ep, n) for ep, n in zip(episodes, lengths, strict=True)]
+        obs = torch.from_numpy(np.concatenate([a[0] for a in arrays]))
+        act = torch.from_numpy(np.concatenate([a[1] for a in arrays]))
+        true = np.concatenate([a[2] for a in arrays])
+        if self.phase == EXPLORE:
+            rewards = state_entropy_reward(obs, self.knn_k).numpy()
+        else:
+            rewards = self.model.mean_reward(obs, act).numpy()
+        (module_id,) = batch.keys()  # single-agent: one module
+        column = batch[module_id][Columns.REWARDS]
+        _check_rows_follow_episodes(convert_to_numpy(column), true, lengths)
+        batch[module_id][Columns.REWARDS] = torch.as_tensor(
+            with_bootstrap_rows(rewards, lengths), dtype=column.dtype, device=column.device
+        )
+        if metrics is not None and len(true) > 1 and true.std() > 0 and rewards.std() > 0:
+            pearson = float(np.corrcoef(rewards, true)[0, 1])
+            metrics.log_value((ALL_MODULES, PEARSON_TRUE), pearson, window=1)
+        return batch
+
+
+def with_bootstrap_rows(per_step: np.ndarray, lengths: list[int]) -> np.ndarray:
+    """Per-step values laid out as train-batch rows: each episode's steps, then 0."""
+    ends = np.cumsum(lengths)
+    return np.insert(per_step, ends, 0.0).astype(np.float32)
+
+
+def _check_rows_follow_episodes(column: np.ndarray, true: np.ndarray, lengths: list[int]) -> None:
+    """The REWARDS column must hold the episodes' true rewards in episode order."""
+    expected = with_bootstrap_rows(true, lengths)
+    if column.shape != expected.shape or not np.allclose(column, expected, atol=1e-5):
+        raise RuntimeError(
+            "train-batch rows do not follow the episodes (RLlib's learner pipeline changed?): "
+            f"REWARDS has {column.shape[0]} rows, episodes give {expected.shape[0]}"
+        )
+
+
+class RatingRewardLearner(PPOTorchLearner):
+    """PPO learner whose rewards come from the trial's reward model."""
+
+    def build(self) -> None:
+        super().build()
+        spec = ExperimentSpec.model_validate(self.config.learner_config_dict[SPEC_KEY])
+        self.relabeller = RewardRelabeller(spec=spec)
+        self._learner_connector.insert_after(NumpyToTensor, self.relabeller)
+
+    def attach_rating_service(self, service: Any) -> None:
+        self.relabeller.service = service
+        self.relabeller.key = None  # a new service: pull its weights on the next update

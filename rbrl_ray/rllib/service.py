@@ -1,0 +1,197 @@
+"""RatingService: one per trial, the rating oracle and reward-model trainer.
+
+EnvRunners send it candidate segments; the trial's driver advances it with the
+env-step count after each iteration, which runs the query schedule (select from
+the candidate pool, rate, append to the on-disk store, refit the reward model);
+the Learner's relabeller pulls the newest weights. Its whole state (ratings,
+reward model, optimiser, schedule position) goes into the trial's checkpoint.
+"""
+
+from __future__ import annotations
+
+import shutil
+import time
+import uuid
+from typing import Any
+
+import numpy as np
+
+from rbrl_ray.envs import get_task
+from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.feedback.rater import SKIPPED, SyntheticRater
+from rbrl_ray.feedback.segments import Segments
+from rbrl_ray.feedback.store import RatedStore
+from rbrl_ray.reward.metrics import member_returns
+from rbrl_ray.reward.trainer import FitReport, RewardTrainer
+
+EXPLORE, MODEL = "explore", "model"
+
+
+class RatingService:
+    """Plain class; run it as a Ray actor with `ray.remote(RatingService)`."""
+
+    def __init__(self, spec: dict[str, Any], root: str) -> None:
+        self.spec = ExperimentSpec.model_validate(spec)
+        task = get_task(self.spec.env)
+        self.dims = (task.obs_dim, task.act_dim)
+        self.rater = SyntheticRater(self.spec.rater_config())
+        self.trainer = RewardTrainer(
+            *self.dims,
+            self.spec.classes,
+            self.spec.method,
+            self.spec.reward_model,
+            seed=self.spec.seed,
+        )
+        self.store = RatedStore(root)
+        self.rng = np.random.default_rng(self.spec.seed)
+        self.pool: list[Segments] = []
+        self.rated: Segments = Segments.empty(*self.dims)
+        self.labels = np.zeros(0, np.int64)
+        self.env_steps = 0
+        self.queries_done = 0
+        self.version = 0  # 0: untrained model; +1 per fit
+        self.session = uuid.uuid4().hex  # changes on restore, so learners re-pull weights
+        self.last_fit: FitReport | None = None
+        self.segments_received = 0
+
+    # -- candidates ---------------------------------------------------------------
+    def add_segments(self, segments: Segments) -> None:
+        """Keep the newest `pool_size` candidate segments."""
+        self.segments_received += len(segments)
+        self.pool.append(segments)
+        overflow = sum(len(p) for p in self.pool) - self.spec.schedule.pool_size
+        while overflow > 0 and self.pool:
+            oldest = self.pool[0]
+            if len(oldest) <= overflow:
+                self.pool.pop(0)
+                overflow -= len(oldest)
+            else:
+                self.pool[0] = oldest.take(slice(overflow, None))
+                overflow = 0
+
+    def pool_size(self) -> int:
+        return sum(len(p) for p in self.pool)
+
+    # -- schedule -----------------------------------------------------------------
+    def advance(self, env_steps: int) -> dict[str, Any]:
+        """Run every query due by `env_steps`, refit once if any ran; return metrics."""
+        self.env_steps = env_steps
+        schedule, rated_before = self.spec.schedule, len(self.labels)
+        while (
+            self.queries_done < schedule.queries
+            and len(self.labels) < schedule.total
+            and env_steps >= schedule.query_step(self.queries_done)
+            and self.pool_size() > 0
+        ):
+            self._query(min(schedule.per_query, schedule.total - len(self.labels)))
+            self.queries_done += 1
+        if len(self.labels) > rated_before:
+            self.last_fit = self.trainer.fit(self.rated, self.labels)
+            self.version += 1
+        return self.metrics()
+
+    def _query(self, count: int) -> None:
+        candidates = Segments.concat(self.pool)
+        chosen = self._select(candidates, min(count, len(candidates)))
+        keep = np.setdiff1d(np.arange(len(candidates)), chosen)
+        self.pool = [candidates.take(keep)] if len(keep) else []
+        segments = candidates.take(chosen)
+        labels = self.rater.rate(segments.true_returns, self.rng)
+        rated = labels != SKIPPED
+        segments, labels = segments.take(rated), labels[rated]
+        if len(labels):
+            self.store.append(segments, labels)
+            self.rated = Segments.concat([self.rated, segments])
+            self.labels = np.concatenate([self.labels, labels])
+
+    def _select(self, candidates: Segments, count: int) -> np.ndarray:
+        if self.spec.schedule.selection == "disagreement" and self.version > 0:
+            spread = member_returns(self.trainer.model, candidates).std(axis=0)
+            return np.argsort(-spread, kind="stable")[:count]
+        return self.rng.choice(len(candidates), size=count, replace=False)
+
+    # -- what the learner asks ----------------------------------------------------
+    @property
+    def phase(self) -> str:
+        exploring = self.spec.schedule.explore_steps > 0 and self.version == 0
+        return EXPLORE if exploring else MODEL
+
+    def reward_source(self, known: tuple[str, int] | None) -> tuple[tuple[str, int], str, Any]:
+        """(key, phase, weights); weights is None when `known` is already the newest."""
+        key = (self.session, self.version)
+        weights = None if known == key else self.trainer.model.state_dict()
+        return key, self.phase, weights
+
+    def metrics(self) -> dict[str, Any]:
+        fit = self.last_fit
+        out: dict[str, Any] = {
+            "rating/num_ratings": int(len(self.labels)),
+            "rating/class_histogram": np.bincount(
+                self.labels, minlength=self.spec.classes
+            ).tolist(),
+            "rating/pool_size": self.pool_size(),
+            "rating/segments_received": self.segments_received,
+            "reward_model/version": self.version,
+            "reward_model/phase": self.phase,
+        }
+        if fit is not None:
+            out["reward_model/accuracy"] = fit.train_accuracy
+            out["reward_model/fit_epochs"] = fit.epochs
+            out["reward_model/fit_seconds"] = fit.seconds
+            if fit.sigma_cls is not None:
+                out["reward_model/sigma_cls"] = fit.sigma_cls
+            if fit.sigma_reg is not None:
+                out["reward_model/sigma_reg"] = fit.sigma_reg
+        return out
+
+    # -- checkpoint ---------------------------------------------------------------
+    def get_state(self) -> dict[str, Any]:
+        return {
+            "ratings": {
+                "obs": self.rated.obs,
+                "act": self.rated.act,
+                "true_rewards": self.rated.true_rewards,
+                "labels": self.labels,
+            },
+            "trainer": self.trainer.state_dict(),
+            "rng": self.rng.bit_generator.state,
+            "env_steps": self.env_steps,
+            "queries_done": self.queries_done,
+            "version": self.version,
+            "last_fit": None if self.last_fit is None else self.last_fit.__dict__,
+            "segments_received": self.segments_received,
+        }
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        r = state["ratings"]
+        self.rated = Segments(r["obs"], r["act"], r["true_rewards"])
+        self.labels = np.asarray(r["labels"], np.int64)
+        self.trainer.load_state_dict(state["trainer"])
+        self.rng.bit_generator.state = state["rng"]
+        self.env_steps, self.queries_done = state["env_steps"], state["queries_done"]
+        self.version, self.segments_received = state["version"], state["segments_received"]
+        self.last_fit = FitReport(**state["last_fit"]) if state["last_fit"] else None
+        self.session = uuid.uuid4().hex
+        self._sync_store()
+
+    def _sync_store(self) -> None:
+        """Make the on-disk store hold exactly the restored ratings.
+
+        A store that disagrees (ratings made after the checkpoint) is moved aside,
+        never deleted.
+        """
+        on_disk = self.store.load()
+        if on_disk is not None:
+            segments, labels = on_disk
+            if np.array_equal(labels, self.labels) and np.array_equal(segments.obs, self.rated.obs):
+                return
+            aside = self.store.root.with_name(
+                f"{self.store.root.name}.before_restore_{int(time.time())}"
+            )
+            shutil.move(self.store.root, aside)
+            self.store = RatedStore(self.store.root)
+        if len(self.labels):
+            self.store.append(self.rated, self.labels)
+
+    def ping(self) -> bool:
+        return True

@@ -1,0 +1,268 @@
+"""One trial without Tune: train PPO on one method, print progress, checkpoint, summarise.
+
+    python -m rbrl_ray.train --env cartpole-balance --method ours --classes 3 --seed 0 \
+        --timesteps 100000 --out DIR
+    python -m rbrl_ray.train --resume DIR [--timesteps MORE]
+
+DIR receives spec.json, checkpoint/, ratings/, progress.csv and result.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import math
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
+from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec, first_error
+from rbrl_ray.feedback.rater import parse_noise
+from rbrl_ray.methods import ALL_METHODS
+
+PROG = "rbrl_ray.train"
+SPEC_FILE, RESULT_FILE, CHECKPOINT_DIR = "spec.json", "result.json", "checkpoint"
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", help=f"one of: {', '.join(TASK_NAMES)}")
+    p.add_argument("--method", help=f"one of: {', '.join(ALL_METHODS)}")
+    p.add_argument("--classes", type=int, help="rating classes, 2..10 (reward methods only)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--timesteps", type=int_in_range("timesteps", 1), help="total env steps")
+    p.add_argument("--out", type=Path, help="trial directory")
+    p.add_argument("--resume", type=Path, metavar="DIR", help="continue the trial in DIR")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PPO_PRESETS),
+        default="paper",
+        help="PPO hyperparameters: paper (default) or small (tests, laptops)",
+    )
+    p.add_argument(
+        "--noise",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="rater noise: mistake=EPS, beta=BETA, skip=P (repeatable)",
+    )
+    p.add_argument("--explore-steps", type=int_in_range("explore-steps", 0))
+    p.add_argument("--query-every", type=int_in_range("query-every", 1))
+    p.add_argument("--per-query", type=int_in_range("per-query", 1))
+    p.add_argument("--total-ratings", type=int_in_range("total-ratings", 1))
+    p.add_argument("--selection", choices=("uniform", "disagreement"))
+    p.add_argument("--env-runners", type=int_in_range("env-runners", 0))
+    p.add_argument("--envs-per-runner", type=int_in_range("envs-per-runner", 1))
+    p.add_argument(
+        "--checkpoint-every",
+        type=int_in_range("checkpoint-every", 1),
+        default=10,
+        help="iterations between checkpoints (one is always written at the end)",
+    )
+    return p
+
+
+def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
+    """Validate the flags into a spec; every error is one UsageError line."""
+    for flag in ("env", "method", "timesteps", "out"):
+        if getattr(args, flag) is None:
+            raise UsageError(f"--{flag} is required (or --resume DIR)")
+    if args.method == "ppo" and args.classes is not None:
+        print(
+            f"{PROG}: note: method 'ppo' trains on the env reward and ignores --classes",
+            file=sys.stderr,
+        )
+        args.classes = None
+    schedule = {
+        k: v
+        for k, v in {
+            "explore_steps": args.explore_steps,
+            "every": args.query_every,
+            "per_query": args.per_query,
+            "total": args.total_ratings,
+            "selection": args.selection,
+        }.items()
+        if v is not None
+    }
+    ppo = PPO_PRESETS[args.preset].model_dump()
+    if args.env_runners is not None:
+        ppo["num_env_runners"] = args.env_runners
+    if args.envs_per_runner is not None:
+        ppo["envs_per_runner"] = args.envs_per_runner
+    try:
+        noise = parse_noise(args.noise)
+        return ExperimentSpec(
+            env=args.env,
+            method=args.method,
+            classes=args.classes,
+            seed=args.seed,
+            timesteps=args.timesteps,
+            schedule=schedule,
+            noise=noise,
+            ppo=ppo,
+        )
+    except (ValidationError, ValueError) as err:
+        raise UsageError(first_error(err)) from None
+
+
+def load_resume(args: argparse.Namespace) -> tuple[ExperimentSpec, Path]:
+    out = args.resume
+    spec_path, checkpoint = out / SPEC_FILE, out / CHECKPOINT_DIR
+    if not spec_path.is_file() or not checkpoint.is_dir():
+        raise UsageError(
+            f"no trial to resume in {str(out)!r}: it needs {SPEC_FILE} and {CHECKPOINT_DIR}/"
+        )
+    spec = ExperimentSpec.model_validate_json(spec_path.read_text())
+    if args.timesteps is not None:
+        spec = spec.model_copy(update={"timesteps": args.timesteps})
+    return spec, out
+
+
+# -- training loop ----------------------------------------------------------------
+
+
+def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str:
+    runners = result.get("env_runners", {})
+    parts = [
+        f"iter {result['training_iteration']:>4}",
+        f"steps {int(runners.get('num_env_steps_sampled_lifetime', 0)):>9,}",
+        f"true return {runners.get('episode_return_mean', math.nan):7.1f}",
+    ]
+    if "rating/num_ratings" in result:
+        parts.append(f"ratings {result['rating/num_ratings']:>5}")
+        parts.append(f"rm acc {result.get('reward_model/accuracy', math.nan):5.3f}")
+        parts.append(f"r̂~r {result.get('reward_model/pearson_true', math.nan):+5.2f}")
+    parts.append(f"{steps_here / max(elapsed, 1e-9):6.0f} steps/s")
+    return " | ".join(parts)
+
+
+def save_checkpoint(algo: Any, out: Path) -> None:
+    """Write the checkpoint beside the old one, then swap: a kill never leaves none."""
+    final, fresh, old = (
+        out / CHECKPOINT_DIR,
+        out / f"{CHECKPOINT_DIR}.new",
+        out / f"{CHECKPOINT_DIR}.old",
+    )
+    shutil.rmtree(fresh, ignore_errors=True)
+    algo.save_to_path(str(fresh.resolve()))
+    if final.exists():
+        final.rename(old)
+    fresh.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def result_summary(
+    spec: ExperimentSpec, result: dict[str, Any], steps_per_s: float, curve: list[dict[str, float]]
+) -> dict[str, Any]:
+    returns = [c["true_return"] for c in curve if not math.isnan(c["true_return"])]
+    return {
+        "env": spec.env,
+        "method": spec.method,
+        "classes": spec.classes,
+        "seed": spec.seed,
+        "timesteps_total": int(result["env_runners"]["num_env_steps_sampled_lifetime"]),
+        "true_return_mean": returns[-1] if returns else None,
+        "ratings": result.get("rating/num_ratings", 0),
+        "reward_model": {
+            key: result.get(f"reward_model/{key}")
+            for key in ("accuracy", "pearson_true", "sigma_cls", "sigma_reg", "version")
+        },
+        "env_steps_per_s": round(steps_per_s, 1),
+        "curve": curve,
+    }
+
+
+def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) -> dict[str, Any]:
+    import ray
+
+    from rbrl_ray.rllib.algorithm import RatingPPO
+    from rbrl_ray.rllib.config import build_config
+
+    ray.init(ignore_reinit_error=True, include_dashboard=False)
+    config = build_config(spec, rating_dir=(out / "ratings").resolve())
+    if resume:
+        algo = RatingPPO.from_checkpoint(str((out / CHECKPOINT_DIR).resolve()))
+    else:
+        algo = config.build_algo()
+    (out / SPEC_FILE).write_text(spec.model_dump_json(indent=2))
+    progress_path = out / "progress.csv"
+    curve: list[dict[str, float]] = []
+    if resume and (out / RESULT_FILE).is_file():
+        curve = json.loads((out / RESULT_FILE).read_text()).get("curve", [])
+    start, first_steps, result = time.perf_counter(), None, {}
+    try:
+        while True:
+            result = algo.train()
+            steps = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
+            if first_steps is None:
+                first_steps = steps - int(result["env_runners"].get("num_env_steps_sampled", 0))
+            elapsed = time.perf_counter() - start
+            print(summary_line(result, elapsed, steps - first_steps), flush=True)
+            point = {
+                "steps": steps,
+                "true_return": float(result["env_runners"].get("episode_return_mean", math.nan)),
+            }
+            curve.append(point)
+            _append_progress(progress_path, result, point)
+            done = steps >= spec.timesteps
+            if done or result["training_iteration"] % checkpoint_every == 0:
+                save_checkpoint(algo, out)
+            if done:
+                break
+        steps_per_s = (steps - first_steps) / (time.perf_counter() - start)
+        summary = result_summary(spec, result, steps_per_s, curve)
+        (out / RESULT_FILE).write_text(json.dumps(summary, indent=2, default=float))
+        return summary
+    finally:
+        algo.stop()
+
+
+def _append_progress(path: Path, result: dict[str, Any], point: dict[str, float]) -> None:
+    row = {**point, "iteration": result["training_iteration"]}
+    row.update(
+        {
+            k: v
+            for k, v in result.items()
+            if k.startswith(("rating/num", "reward_model/")) and isinstance(v, (int, float))
+        }
+    )
+    new = not path.exists()
+    with open(path, "a", newline="") as handle:
+        writer = csv.DictWriter(handle, fieldnames=list(row), extrasaction="ignore")
+        if new:
+            writer.writeheader()
+        writer.writerow(row)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.resume is not None:
+        spec, out = load_resume(args)
+    else:
+        spec, out = spec_from_args(args), args.out
+        if (out / CHECKPOINT_DIR).exists():
+            raise UsageError(
+                f"{str(out)!r} already holds a trial; use --resume {out} or another --out"
+            )
+    out.mkdir(parents=True, exist_ok=True)
+    summary = train(
+        spec, out, resume=args.resume is not None, checkpoint_every=args.checkpoint_every
+    )
+    rm = summary["reward_model"]
+    print(
+        f"done: {summary['timesteps_total']:,} steps, true return {summary['true_return_mean']}, "
+        f"ratings {summary['ratings']}, rm accuracy {rm['accuracy']}, pearson_true "
+        f"{rm['pearson_true']}, {summary['env_steps_per_s']} env steps/s -> {out / RESULT_FILE}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main, PROG)

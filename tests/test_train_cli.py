@@ -1,0 +1,135 @@
+"""rbrl_ray.train end to end: validation before Ray, a tiny real trial, --resume."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.methods import ALL_METHODS
+
+
+def _train(*args, timeout=900):
+    return subprocess.run(
+        [sys.executable, "-m", "rbrl_ray.train", *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+BASE = ["--env", "cartpole-balance", "--method", "ours", "--classes", "3", "--timesteps", "1000"]
+
+
+@pytest.mark.parametrize(
+    "args, names",
+    [
+        (
+            ["--env", "pong", "--method", "ours", "--classes", "3", "--timesteps", "10"],
+            ["'pong'", *TASK_NAMES],
+        ),
+        (
+            ["--env", "finger-spin", "--method", "dpo", "--classes", "3", "--timesteps", "10"],
+            ["'dpo'", *ALL_METHODS],
+        ),
+        (
+            ["--env", "finger-spin", "--method", "ours", "--timesteps", "10"],
+            ["give classes (2..10)"],
+        ),
+        (
+            ["--env", "finger-spin", "--method", "ours", "--classes", "11", "--timesteps", "10"],
+            ["classes", "10"],
+        ),
+        ([*BASE[:-1], "0"], ["timesteps must be >= 1"]),
+        ([*BASE, "--noise", "temperature=3"], ["'temperature=3'", "mistake="]),
+        ([*BASE, "--selection", "best"], ["'best'", "uniform", "disagreement"]),
+        (["--resume", "/nonexistent/trial"], ["no trial to resume", "/nonexistent/trial"]),
+        (["--env", "cartpole-balance"], ["--method is required"]),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_before_ray(tmp_path, args, names):
+    if "--resume" not in args:
+        args = [*args, "--out", str(tmp_path / "trial")]
+    result = _train(*args, timeout=120)
+    assert result.returncode == 2, result.stderr[-1000:]
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert lines[0].startswith("rbrl_ray.train: error:")
+    for name in names:
+        assert name in lines[0]
+    assert "Ray" not in result.stdout + result.stderr
+    assert not (tmp_path / "trial").exists()
+
+
+SMALL = [
+    "--preset",
+    "small",
+    "--env-runners",
+    "0",
+    "--explore-steps",
+    "0",
+    "--query-every",
+    "1000",
+    "--per-query",
+    "10",
+    "--total-ratings",
+    "30",
+]
+
+
+@pytest.mark.slow
+def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path):
+    out = tmp_path / "trial"
+    first = _train(*BASE[:-1], "2000", "--out", str(out), *SMALL)
+    assert first.returncode == 0, first.stderr[-3000:]
+    assert "iter    2 | steps     2,000" in first.stdout and "ratings" in first.stdout
+    result = json.loads((out / "result.json").read_text())
+    assert result["env"] == "cartpole-balance" and result["method"] == "ours"
+    assert result["classes"] == 3 and result["seed"] == 0
+    assert result["timesteps_total"] == 2000 and result["env_steps_per_s"] > 0
+    assert result["ratings"] == 30
+    assert set(result["reward_model"]) >= {"accuracy", "pearson_true", "sigma_cls", "sigma_reg"}
+    assert result["reward_model"]["sigma_cls"] > 0
+    assert len(result["curve"]) == 2
+    rated_files = sorted(p.name for p in (out / "ratings").glob("ratings_*.npz"))
+
+    again = _train("--resume", str(out), "--timesteps", "3000")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "iter    3 | steps     3,000" in again.stdout
+    resumed = json.loads((out / "result.json").read_text())
+    assert resumed["timesteps_total"] == 3000 and resumed["ratings"] == 30
+    assert len(resumed["curve"]) == 3
+    assert sorted(p.name for p in (out / "ratings").glob("ratings_*.npz")) == rated_files
+    assert not list(tmp_path.glob("trial/ratings.before_restore_*"))
+
+
+@pytest.mark.slow
+def test_ppo_with_classes_says_it_ignores_them(tmp_path):
+    out = tmp_path / "ppo"
+    run = _train(
+        "--env",
+        "cartpole-balance",
+        "--method",
+        "ppo",
+        "--classes",
+        "4",
+        "--timesteps",
+        "1000",
+        "--out",
+        str(out),
+        "--preset",
+        "small",
+        "--env-runners",
+        "0",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert "method 'ppo' trains on the env reward and ignores --classes" in run.stderr
+    result = json.loads((out / "result.json").read_text())
+    assert result["method"] == "ppo" and result["classes"] is None and result["ratings"] == 0
+
+
+def test_existing_trial_directory_is_not_overwritten(tmp_path):
+    (tmp_path / "trial" / "checkpoint").mkdir(parents=True)
+    run = _train(*BASE, "--out", str(tmp_path / "trial"), timeout=120)
+    assert run.returncode == 2 and "already holds a trial" in run.stderr
