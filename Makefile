@@ -17,8 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/python -m rbrl_ray.reward_bench --env cartpole-balance --classes 3 --ratings 2000 \
-		--seed 0 --json results/reward_bench_cartpole-balance.json
+	$(BIN)/python -m rbrl_ray.sweep --config tune_configs/smoke.yaml
 
 test: setup
 	$(BIN)/python -m pytest

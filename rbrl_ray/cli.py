@@ -44,6 +44,17 @@ class OneLineParser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message}\n")
 
 
+def add_noise_argument(parser: argparse.ArgumentParser) -> None:
+    """--noise KEY=VALUE (repeatable): the synthetic rater's noise settings."""
+    parser.add_argument(
+        "--noise",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="rater noise: mistake=EPS, beta=BETA, skip=P (repeatable)",
+    )
+
+
 def run_main(main: Callable[[list[str] | None], int], prog: str) -> NoReturn:
     """Run a CLI main, turning UsageError into one line on stderr and exit 2."""
     try:

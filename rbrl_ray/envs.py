@@ -7,7 +7,6 @@ flattened to one float32 vector. dm_control ends every episode after 1000 steps
 
 from __future__ import annotations
 
-import os
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -84,8 +83,6 @@ def make_env(config: Mapping[str, Any] | str) -> gym.Env:
     """
     name = config if isinstance(config, str) else config["env"]
     task = get_task(name)
-    # Nothing here renders; without a setting dm_control probes for a GL backend.
-    os.environ.setdefault("MUJOCO_GL", "disable")
     import shimmy  # noqa: F401  (registers the dm_control/ namespace in this process)
 
     env = gym.make(task.gym_id, disable_env_checker=True)

@@ -15,6 +15,13 @@ from rbrl_ray.reward.config import RewardModelConfig
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
 
+def known(value: str, allowed: tuple[str, ...], what: str) -> str:
+    """`value` if it is one of `allowed`, else a ValueError naming both."""
+    if value not in allowed:
+        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
+    return value
+
+
 class RatingSchedule(BaseModel):
     """When segments go to the rater (paper: 200 every 20k steps until 2,000)."""
 
@@ -30,9 +37,7 @@ class RatingSchedule(BaseModel):
     @field_validator("selection")
     @classmethod
     def _known_selection(cls, value: str) -> str:
-        if value not in ("uniform", "disagreement"):
-            raise ValueError(f"unknown selection {value!r}; allowed: uniform, disagreement")
-        return value
+        return known(value, ("uniform", "disagreement"), "selection")
 
     @property
     def queries(self) -> int:
@@ -101,16 +106,12 @@ class ExperimentSpec(BaseModel):
     @field_validator("env")
     @classmethod
     def _known_env(cls, value: str) -> str:
-        if value not in TASK_NAMES:
-            raise ValueError(f"unknown env {value!r}; allowed: {', '.join(TASK_NAMES)}")
-        return value
+        return known(value, TASK_NAMES, "env")
 
     @field_validator("method")
     @classmethod
     def _known_method(cls, value: str) -> str:
-        if value not in ALL_METHODS:
-            raise ValueError(f"unknown method {value!r}; allowed: {', '.join(ALL_METHODS)}")
-        return value
+        return known(value, ALL_METHODS, "method")
 
     @model_validator(mode="after")
     def _classes_match_method(self) -> ExperimentSpec:

@@ -19,7 +19,14 @@ from rich.console import Console
 from rich.table import Table
 from tqdm import tqdm
 
-from rbrl_ray.cli import OneLineParser, UsageError, choice_error, int_in_range, run_main
+from rbrl_ray.cli import (
+    OneLineParser,
+    UsageError,
+    add_noise_argument,
+    choice_error,
+    int_in_range,
+    run_main,
+)
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.rater import SKIPPED, RaterConfig, SyntheticRater, parse_noise
 from rbrl_ray.feedback.segments import Segments
@@ -40,13 +47,7 @@ def build_parser() -> OneLineParser:
     p.add_argument(
         "--methods", default=",".join(REWARD_METHODS), help="comma-separated reward methods"
     )
-    p.add_argument(
-        "--noise",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="rater noise: mistake=EPS, beta=BETA, skip=P (repeatable)",
-    )
+    add_noise_argument(p)
     p.add_argument("--max-epochs", type=int_in_range("max-epochs", 1), default=100)
     p.add_argument("--json", type=Path, help="write the results here")
     return p

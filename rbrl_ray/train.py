@@ -21,7 +21,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
+from rbrl_ray.cli import OneLineParser, UsageError, add_noise_argument, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec, first_error
 from rbrl_ray.feedback.rater import parse_noise
@@ -46,13 +46,7 @@ def build_parser() -> OneLineParser:
         default="paper",
         help="PPO hyperparameters: paper (default) or small (tests, laptops)",
     )
-    p.add_argument(
-        "--noise",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="rater noise: mistake=EPS, beta=BETA, skip=P (repeatable)",
-    )
+    add_noise_argument(p)
     p.add_argument("--explore-steps", type=int_in_range("explore-steps", 0))
     p.add_argument("--query-every", type=int_in_range("query-every", 1))
     p.add_argument("--per-query", type=int_in_range("per-query", 1))

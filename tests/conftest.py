@@ -1,4 +1,5 @@
-"""Shared fixtures: one in-process Ray instance for the tests that need it."""
+"""Shared fixtures: an in-process Ray instance per test module that needs one
+(module-scoped, so a test that starts and stops its own Ray head finds none)."""
 
 import os
 
@@ -8,7 +9,7 @@ os.environ.setdefault("MUJOCO_GL", "disable")
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def ray_local():
     import ray
 

@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from rbrl_ray.feedback import RatedStore, Segments, cut_segments
+from rbrl_ray.feedback.store import lineages, load_latest, new_lineage
 
 
 def _episode(steps=200, obs_dim=3, act_dim=2):
@@ -63,3 +64,15 @@ def test_store_refuses_mismatched_labels_and_keeps_what_it_had(tmp_path):
     with pytest.raises(ValueError, match="3 segments but 2 labels"):
         store.append(_random_segments(rng, 3), np.array([0, 1]))
     assert len(store) == 3
+
+
+def test_lineages_keep_each_run_and_latest_is_the_newest(tmp_path):
+    rng = np.random.default_rng(2)
+    first = new_lineage(tmp_path, "aaaa")
+    first.append(_random_segments(rng, 4), np.array([0, 1, 2, 0]))
+    second = new_lineage(tmp_path, "bbbb")
+    second.append(_random_segments(rng, 2), np.array([1, 1]))
+    assert lineages(tmp_path) == [first.root, second.root]
+    assert load_latest(tmp_path)[1].tolist() == [1, 1]
+    assert len(RatedStore(first.root)) == 4
+    assert load_latest(tmp_path / "none") is None

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.feedback.store import lineages, load_latest
 from rbrl_ray.methods import ALL_METHODS
 
 
@@ -92,7 +93,8 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     assert set(result["reward_model"]) >= {"accuracy", "pearson_true", "sigma_cls", "sigma_reg"}
     assert result["reward_model"]["sigma_cls"] > 0
     assert len(result["curve"]) == 2
-    rated_files = sorted(p.name for p in (out / "ratings").glob("ratings_*.npz"))
+    (first_run,) = lineages(out / "ratings")
+    first_files = {p.name: p.read_bytes() for p in first_run.glob("ratings_*.npz")}
 
     again = _train("--resume", str(out), "--timesteps", "3000")
     assert again.returncode == 0, again.stderr[-3000:]
@@ -100,8 +102,10 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     resumed = json.loads((out / "result.json").read_text())
     assert resumed["timesteps_total"] == 3000 and resumed["ratings"] == 30
     assert len(resumed["curve"]) == 3
-    assert sorted(p.name for p in (out / "ratings").glob("ratings_*.npz")) == rated_files
-    assert not list(tmp_path.glob("trial/ratings.before_restore_*"))
+    older, current = lineages(out / "ratings")
+    assert older == first_run  # the first run's files are untouched
+    assert {p.name: p.read_bytes() for p in first_run.glob("ratings_*.npz")} == first_files
+    assert len(load_latest(out / "ratings")[1]) == 30  # restored, not re-queried
 
 
 @pytest.mark.slow

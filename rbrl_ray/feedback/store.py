@@ -4,11 +4,20 @@ Layout: one `ratings_NNNNNN.npz` per append, written to a temporary name and
 renamed into place, so a crash mid-write never leaves a partial file and
 nothing already stored is ever rewritten. Loading concatenates the files in
 order and returns exactly what was appended.
+
+A trial keeps its stores as lineages under one ratings folder: each run of its
+rating service (the first, and one per restore from a checkpoint) writes a new
+subfolder named `<YYYYmmdd-HHMMSS.ffffff>-<id>` (names sort in creation order),
+starting with the ratings it restored.
+The newest lineage is the trial's current ratings; older ones keep what earlier
+runs collected (also ratings a restore rewound past), so nothing is overwritten,
+even when node-local folders are synced to shared storage.
 """
 
 from __future__ import annotations
 
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -22,8 +31,7 @@ class RatedStore:
     """The ratings of one trial, on disk under `root`."""
 
     def __init__(self, root: str | os.PathLike[str]) -> None:
-        self.root = Path(root)
-        self.root.mkdir(parents=True, exist_ok=True)
+        self.root = Path(root)  # created by the first append: an unused store leaves no trace
 
     def _files(self) -> list[Path]:
         return sorted(self.root.glob(_PATTERN))
@@ -40,6 +48,7 @@ class RatedStore:
         labels = np.asarray(labels, dtype=np.int64)
         if len(labels) != len(segments):
             raise ValueError(f"{len(segments)} segments but {len(labels)} labels")
+        self.root.mkdir(parents=True, exist_ok=True)
         index = len(self._files())
         final = self.root / f"ratings_{index:06d}.npz"
         partial = self.root / f".ratings_{index:06d}.npz.partial"
@@ -68,3 +77,22 @@ class RatedStore:
                 parts.append(Segments(data["obs"], data["act"], data["true_rewards"]))
                 labels.append(data["labels"])
         return Segments.concat(parts), np.concatenate(labels)
+
+
+def new_lineage(root: str | os.PathLike[str], run_id: str) -> RatedStore:
+    """A fresh store under `root` for one run of a rating service."""
+    now = time.time()
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"{now % 1:.6f}"[1:]
+    return RatedStore(Path(root) / f"{stamp}-{run_id}")
+
+
+def lineages(root: str | os.PathLike[str]) -> list[Path]:
+    """The lineage folders under `root`, oldest first."""
+    root = Path(root)
+    return sorted(p for p in root.iterdir() if p.is_dir()) if root.is_dir() else []
+
+
+def load_latest(root: str | os.PathLike[str]) -> tuple[Segments, np.ndarray] | None:
+    """The trial's current ratings: the newest lineage under `root`."""
+    found = lineages(root)
+    return RatedStore(found[-1]).load() if found else None

@@ -39,6 +39,27 @@ def spec_from_config(config: AlgorithmConfig | dict) -> ExperimentSpec | None:
     return None if raw is None else ExperimentSpec.model_validate(raw)
 
 
+def config_from_spec(config: AlgorithmConfig | dict) -> AlgorithmConfig | dict:
+    """The trial's full config rebuilt from the spec it carries.
+
+    The experiment spec is the source of truth: a Tune grid varies only the spec
+    inside `learner_config_dict`, and each trial derives env, seed, PPO settings and
+    learner class from it. A config without a spec is returned unchanged.
+    """
+    spec = spec_from_config(config)
+    if spec is None:
+        return config
+    from rbrl_ray.rllib.config import build_config  # config imports this module
+
+    extra = (
+        config.learner_config_dict
+        if isinstance(config, AlgorithmConfig)
+        else config.get("learner_config_dict", {})
+    )
+    rating_dir = (extra or {}).get(RATING_DIR_KEY)
+    return build_config(spec, rating_dir=Path(rating_dir) if rating_dir else None)
+
+
 def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:
     """The trial's RatingService actor, placed in the trial's own bundle when it has one.
 
@@ -65,8 +86,14 @@ def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:
 class RatingPPO(PPO):
     rating_service: Any = None
 
+    def __init__(
+        self, config: AlgorithmConfig | dict | None = None, env: Any = None, **kwargs: Any
+    ):
+        super().__init__(config_from_spec(config) if config is not None else None, env, **kwargs)
+
     @classmethod
     def default_resource_request(cls, config: AlgorithmConfig | dict) -> PlacementGroupFactory:
+        config = config_from_spec(config)
         factory = super().default_resource_request(config)
         spec = spec_from_config(config)
         if spec is None or not spec.learns_reward or spec.service_cpus <= 0:

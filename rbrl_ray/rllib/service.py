@@ -9,9 +9,8 @@ reward model, optimiser, schedule position) goes into the trial's checkpoint.
 
 from __future__ import annotations
 
-import shutil
-import time
 import uuid
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -20,7 +19,7 @@ from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.feedback.rater import SKIPPED, SyntheticRater
 from rbrl_ray.feedback.segments import Segments
-from rbrl_ray.feedback.store import RatedStore
+from rbrl_ray.feedback.store import new_lineage
 from rbrl_ray.reward.metrics import member_returns
 from rbrl_ray.reward.trainer import FitReport, RewardTrainer
 
@@ -42,7 +41,9 @@ class RatingService:
             self.spec.reward_model,
             seed=self.spec.seed,
         )
-        self.store = RatedStore(root)
+        self.ratings_root = Path(root)
+        self.session = uuid.uuid4().hex  # changes on restore, so learners re-pull weights
+        self.store = new_lineage(self.ratings_root, self.session[:8])
         self.rng = np.random.default_rng(self.spec.seed)
         self.pool: list[Segments] = []
         self.rated: Segments = Segments.empty(*self.dims)
@@ -50,7 +51,6 @@ class RatingService:
         self.env_steps = 0
         self.queries_done = 0
         self.version = 0  # 0: untrained model; +1 per fit
-        self.session = uuid.uuid4().hex  # changes on restore, so learners re-pull weights
         self.last_fit: FitReport | None = None
         self.segments_received = 0
 
@@ -171,25 +171,9 @@ class RatingService:
         self.env_steps, self.queries_done = state["env_steps"], state["queries_done"]
         self.version, self.segments_received = state["version"], state["segments_received"]
         self.last_fit = FitReport(**state["last_fit"]) if state["last_fit"] else None
+        # A new lineage holding exactly the restored ratings; the old one stays as it is.
         self.session = uuid.uuid4().hex
-        self._sync_store()
-
-    def _sync_store(self) -> None:
-        """Make the on-disk store hold exactly the restored ratings.
-
-        A store that disagrees (ratings made after the checkpoint) is moved aside,
-        never deleted.
-        """
-        on_disk = self.store.load()
-        if on_disk is not None:
-            segments, labels = on_disk
-            if np.array_equal(labels, self.labels) and np.array_equal(segments.obs, self.rated.obs):
-                return
-            aside = self.store.root.with_name(
-                f"{self.store.root.name}.before_restore_{int(time.time())}"
-            )
-            shutil.move(self.store.root, aside)
-            self.store = RatedStore(self.store.root)
+        self.store = new_lineage(self.ratings_root, self.session[:8])
         if len(self.labels):
             self.store.append(self.rated, self.labels)
 

@@ -1,0 +1,148 @@
+"""The report's figures (paper Fig. 2 and Fig. 3 layouts, learning curves, reward model)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only; no display needed
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from rbrl_ray.results import Trial  # noqa: E402
+
+COLOURS = {
+    "ppo": "black",
+    "rbrl": "tab:blue",
+    "ours": "tab:red",
+    "ours_equal": "tab:green",
+    "ours_cls": "tab:purple",
+    "ours_reg": "tab:orange",
+}
+LABELS = {
+    "ppo": "PPO (env reward)",
+    "rbrl": "RbRL",
+    "ours": "Ours",
+    "ours_equal": "Ours (Equal)",
+    "ours_cls": "Ours (Cls only)",
+    "ours_reg": "Ours (Reg only)",
+}
+
+
+def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
+    columns = min(3, count)
+    rows = -(-count // columns)
+    fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.8 * rows), squeeze=False)
+    for ax in axes.flat[count:]:
+        ax.set_visible(False)
+    return fig, axes.flat
+
+
+def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, out: Path) -> None:
+    """One panel per env: final true return, mean ± s.e. over seeds, vs class count."""
+    envs = list(dict.fromkeys(summary["env"]))
+    fig, axes = _panels(len(envs))
+    for ax, env in zip(axes, envs, strict=False):
+        for method in methods:
+            rows = summary[(summary["env"] == env) & (summary["method"] == method)]
+            rows = rows.sort_values("classes")
+            if rows.empty:
+                continue
+            ax.errorbar(
+                rows["classes"],
+                rows["return_mean"],
+                yerr=rows["return_se"].fillna(0),
+                label=LABELS[method],
+                color=COLOURS[method],
+                marker="o",
+                capsize=3,
+                linestyle="--" if method == "ppo" else "-",
+            )
+        ax.set_title(env)
+        ax.set_xlabel("number of rating classes")
+        ax.set_ylabel("final true episode return")
+        ax.set_xticks(sorted(summary["classes"].unique()))
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    fig.suptitle(title)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def _band(ax: plt.Axes, curves: list[pd.DataFrame], column: str, **style: object) -> bool:
+    """Mean ± s.e. across trials of `column` on a common step grid; False if no data."""
+    curves = [c[["steps", column]].dropna() for c in curves]
+    curves = [c for c in curves if len(c)]
+    if not curves:
+        return False
+    grid = np.unique(np.concatenate([c["steps"].to_numpy() for c in curves]))
+    values = np.stack([np.interp(grid, c["steps"], c[column], left=np.nan) for c in curves])
+    mean = np.nanmean(values, axis=0)
+    se = np.nanstd(values, axis=0, ddof=1) / np.sqrt(len(curves)) if len(curves) > 1 else 0 * mean
+    ax.plot(grid, mean, **style)
+    ax.fill_between(grid, mean - se, mean + se, alpha=0.2, color=style.get("color"))
+    return True
+
+
+def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
+    """One panel per class count: true return vs env steps, a band per method."""
+    mine = [t for t in trials if t.spec.env == env]
+    counts = sorted({t.spec.classes for t in mine if t.spec.classes is not None}) or [None]
+    fig, axes = _panels(len(counts))
+    for ax, classes in zip(axes, counts, strict=False):
+        for method in COLOURS:
+            group = [
+                t.curve
+                for t in mine
+                if t.spec.method == method and (method == "ppo" or t.spec.classes == classes)
+            ]
+            if group:
+                _band(
+                    ax,
+                    group,
+                    "true_return",
+                    color=COLOURS[method],
+                    label=f"{LABELS[method]} (n={len(group)})",
+                )
+        ax.set_title(f"{env}, {classes} classes" if classes else env)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel("true episode return")
+        ax.grid(alpha=0.3)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def reward_model_panels(trials: list[Trial], out: Path) -> None:
+    """Reward-model accuracy and r̂–r correlation per method; learned σ's of `ours`."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    learned = [t for t in trials if t.spec.learns_reward]
+    for method in COLOURS:
+        group = [t.curve for t in learned if t.spec.method == method]
+        if group:
+            style = {"color": COLOURS[method], "label": LABELS[method]}
+            _band(axes[0], group, "rm_accuracy", **style)
+            _band(axes[1], group, "pearson_true", **style)
+    ours = [t.curve for t in learned if t.spec.method == "ours"]
+    _band(axes[2], ours, "sigma_cls", color="tab:red", label="σ_cls (classification)")
+    _band(axes[2], ours, "sigma_reg", color="tab:cyan", label="σ_reg (regression)")
+    titles = (
+        "reward-model training rating accuracy",
+        "Pearson r(r̂, true reward) per batch",
+        "learned uncertainty σ of Ours (eq. 5)",
+    )
+    ylabels = ("accuracy", "correlation", "σ = exp(s/2)")
+    for ax, title, ylabel in zip(axes, titles, ylabels, strict=True):
+        ax.set_title(title, fontsize=10)
+        ax.set_xlabel("env steps")
+        ax.set_ylabel(ylabel)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)

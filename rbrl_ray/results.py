@@ -1,0 +1,93 @@
+"""Reading a sweep's results straight from its Tune storage folder (no W&B needed).
+
+Each trial folder holds `params.json` (its config, with the experiment spec) and
+`result.json` (one JSON object per training iteration). Tune's `progress.csv`
+is not used: its columns are fixed by the first row, and the true return only
+appears once an episode has finished.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.rllib.relabel import SPEC_KEY
+
+STEPS = "env_runners/num_env_steps_sampled_lifetime"
+RETURN = "env_runners/episode_return_mean"
+CURVE_COLUMNS = {
+    STEPS: "steps",
+    RETURN: "true_return",
+    "rating/num_ratings": "ratings",
+    "reward_model/accuracy": "rm_accuracy",
+    "reward_model/pearson_true": "pearson_true",
+    "reward_model/sigma_cls": "sigma_cls",
+    "reward_model/sigma_reg": "sigma_reg",
+}
+
+
+@dataclass(frozen=True)
+class Trial:
+    """One trial's spec and its per-iteration curve (columns of CURVE_COLUMNS)."""
+
+    path: Path
+    spec: ExperimentSpec
+    curve: pd.DataFrame
+
+    @property
+    def steps(self) -> int:
+        return int(self.curve["steps"].max()) if len(self.curve) else 0
+
+    @property
+    def finished(self) -> bool:
+        return self.steps >= self.spec.timesteps
+
+    @property
+    def final_return(self) -> float:
+        """The last reported true return (mean over the last episodes RLlib smooths)."""
+        returns = self.curve["true_return"].dropna()
+        return float(returns.iloc[-1]) if len(returns) else math.nan
+
+    def late_return(self, fraction: float = 0.1) -> float:
+        """Mean true return over the last `fraction` of training."""
+        late = self.curve[self.curve["steps"] >= (1 - fraction) * self.steps]["true_return"]
+        return float(late.dropna().mean()) if late.notna().any() else math.nan
+
+
+def _flatten(row: dict, prefix: str = "") -> dict:
+    flat = {}
+    for key, value in row.items():
+        name = f"{prefix}{key}"
+        if isinstance(value, dict):
+            flat.update(_flatten(value, f"{name}/"))
+        else:
+            flat[name] = value
+    return flat
+
+
+def read_curve(result_file: Path) -> pd.DataFrame:
+    rows = []
+    for line in result_file.read_text().splitlines() if result_file.exists() else []:
+        if line.strip():
+            flat = _flatten(json.loads(line))
+            rows.append({short: flat.get(key, math.nan) for key, short in CURVE_COLUMNS.items()})
+    frame = pd.DataFrame(rows, columns=list(CURVE_COLUMNS.values()))
+    return frame.apply(pd.to_numeric, errors="coerce")
+
+
+def load_trials(storage_dir: Path) -> list[Trial]:
+    """Every trial folder under `storage_dir` that carries an experiment spec."""
+    trials = []
+    for params in sorted(storage_dir.glob("*/params.json")):
+        config = json.loads(params.read_text())
+        raw = config.get("learner_config_dict", {}).get(SPEC_KEY)
+        if raw is None:
+            continue
+        spec = ExperimentSpec.model_validate(raw)
+        trials.append(Trial(params.parent, spec, read_curve(params.parent / "result.json")))
+    return trials

@@ -1,0 +1,198 @@
+"""The Tune grid: every trial of a sweep YAML, with W&B, checkpoints and resume.
+
+    python -m rbrl_ray.sweep --config tune_configs/smoke.yaml
+    python -m rbrl_ray.sweep --config tune_configs/paper.yaml --dry-run
+    ray job submit --address http://HEAD:8265 --working-dir . -- \
+        python -m rbrl_ray.sweep --config tune_configs/paper.yaml --storage s3://bucket/rbrl
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
+from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.sweep_config import SweepConfig, dedup_note, expand, load_sweep
+
+PROG = "rbrl_ray.sweep"
+DEFAULT_STORAGE = Path("results") / "sweeps"
+STORAGE_SCHEMES = ("local path", "file://", "s3://", "gs://")
+WANDB_MODES = ("online", "offline", "disabled")
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--config", type=Path, required=True, help="sweep YAML (tune_configs/)")
+    p.add_argument("--dry-run", action="store_true", help="print the trial table and count only")
+    p.add_argument(
+        "--storage",
+        default=str(DEFAULT_STORAGE),
+        help="local dir, s3://… or gs://… (default: results/sweeps)",
+    )
+    p.add_argument("--name", help="experiment name (default: the YAML's name)")
+    p.add_argument(
+        "--resume", action="store_true", help="continue the interrupted experiment STORAGE/NAME"
+    )
+    p.add_argument("--max-concurrent", type=int_in_range("max-concurrent", 1))
+    p.add_argument(
+        "--wandb", choices=WANDB_MODES, help="default: online if WANDB_API_KEY is set, else offline"
+    )
+    p.add_argument("--wandb-project", help="default: the YAML's wandb_project")
+    return p
+
+
+def storage_uri(text: str) -> str:
+    """An absolute local path or a cloud URI Tune can write to."""
+    if "://" not in text:
+        return str(Path(text).expanduser().resolve())
+    scheme = text.split("://", 1)[0] + "://"
+    if scheme not in STORAGE_SCHEMES:
+        raise UsageError(
+            f"unsupported --storage scheme {scheme!r}; allowed: {', '.join(STORAGE_SCHEMES)}"
+        )
+    return text
+
+
+def wandb_mode(choice: str | None) -> str:
+    has_key = bool(os.environ.get("WANDB_API_KEY"))
+    if choice == "online" and not has_key:
+        raise UsageError("--wandb online needs WANDB_API_KEY; use --wandb offline or disabled")
+    return choice or ("online" if has_key else "offline")
+
+
+def trial_table(sweep: SweepConfig, specs: list[ExperimentSpec]) -> Table:
+    counts = Counter((s.env, s.method) for s in specs)
+    table = Table(title=f"sweep {sweep.name!r}: {len(specs):,} trials")
+    for column in ("env", "method", "classes", "seeds", "trials", "env steps each"):
+        table.add_column(column, justify="left" if column in ("env", "method") else "right")
+    for (env, method), n in counts.items():
+        classes = "all (ignored)" if method == "ppo" else ",".join(map(str, sweep.classes))
+        table.add_row(
+            env, method, classes, str(len(sweep.seed_list)), str(n), f"{sweep.timesteps:,}"
+        )
+    return table
+
+
+def trial_name(trial: Any) -> str:
+    """env_method[_cN]_sS_<id>: short, readable, unique (ppo has no class count)."""
+    from rbrl_ray.tune_logging import trial_spec
+
+    spec = trial_spec(trial.config)
+    classes = "" if spec.classes is None else f"_c{spec.classes}"
+    return f"{spec.env}_{spec.method}{classes}_s{spec.seed}_{trial.trial_id}"
+
+
+def experiment_path(storage: str, name: str) -> str:
+    return f"{storage.rstrip('/')}/{name}"
+
+
+def run(
+    args: argparse.Namespace,
+    sweep: SweepConfig,
+    specs: list[ExperimentSpec],
+    storage: str,
+    mode: str,
+    console: Console,
+) -> int:
+    os.environ["WANDB_MODE"] = mode
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table shows our columns
+    import ray
+    from ray import tune
+
+    from rbrl_ray.rllib.algorithm import RatingPPO
+    from rbrl_ray.rllib.config import build_config
+    from rbrl_ray.rllib.relabel import SPEC_KEY
+    from rbrl_ray.tune_logging import SpecWandbCallback, progress_reporter
+
+    # Under `ray job submit` this attaches to the cluster (RAY_ADDRESS) and keeps the
+    # job's runtime env; locally it starts Ray in-process.
+    ray.init(ignore_reinit_error=True)
+    name = args.name or sweep.name
+    path = experiment_path(storage, name)
+    if args.resume:
+        tuner = tune.Tuner.restore(
+            path, trainable=RatingPPO, resume_unfinished=True, resume_errored=True
+        )
+    else:
+        callbacks = []
+        if mode != "disabled":
+            project = args.wandb_project or sweep.wandb_project
+            callbacks.append(SpecWandbCallback(project=project, mode=mode))
+        grid = [spec.model_dump(mode="json") for spec in specs]
+        param_space = build_config(specs[0]).learners(
+            learner_config_dict={SPEC_KEY: tune.grid_search(grid)}
+        )
+        tuner = tune.Tuner(
+            RatingPPO,
+            param_space=param_space,
+            tune_config=tune.TuneConfig(
+                max_concurrent_trials=args.max_concurrent,
+                trial_name_creator=trial_name,
+                trial_dirname_creator=trial_name,
+            ),
+            run_config=tune.RunConfig(
+                name=name,
+                storage_path=storage,
+                stop={"env_runners/num_env_steps_sampled_lifetime": sweep.timesteps},
+                checkpoint_config=tune.CheckpointConfig(
+                    checkpoint_frequency=sweep.checkpoint_every,
+                    checkpoint_at_end=True,
+                    num_to_keep=2,
+                ),
+                failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
+                # the trial's rated-segment store (ratings/) goes to storage beside its
+                # checkpoints, not only into the node-local working directory
+                sync_config=tune.SyncConfig(sync_artifacts=True),
+                callbacks=callbacks,
+                progress_reporter=progress_reporter(),
+                verbose=1,
+            ),
+        )
+    results = tuner.fit()
+    errors = [r for r in results if r.error is not None]
+    console.print(
+        f"{len(results) - len(errors)} of {len(results)} trials finished; results in {path}"
+    )
+    console.print(
+        "  per trial: result.json and progress.csv (every metric), checkpoint_*/, ratings/, "
+        "TensorBoard events" + (", wandb/" if mode != "disabled" else "")
+    )
+    if mode == "offline":
+        console.print(f"  upload the W&B runs later with: wandb sync {path}/*/wandb/offline-run-*")
+    if errors:
+        console.print(f"[red]{len(errors)} trials errored[/]; continue with --resume")
+    return 1 if errors else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    sweep, env_settings = load_sweep(args.config)
+    specs = expand(sweep, env_settings, str(args.config))
+    storage = storage_uri(args.storage)
+    mode = wandb_mode(args.wandb)
+    console = Console(width=max(100, Console().width))
+    if args.resume:
+        from ray.tune import Tuner
+
+        path = experiment_path(storage, args.name or sweep.name)
+        if "://" not in path and not Tuner.can_restore(path):
+            raise UsageError(f"--resume: no experiment to resume at {path!r}")
+    console.print(trial_table(sweep, specs))
+    note = dedup_note(sweep)
+    if note:
+        console.print(note)
+    if args.dry_run:
+        console.print(f"dry run: {len(specs):,} trials, nothing started")
+        return 0
+    return run(args, sweep, specs, storage, mode, console)
+
+
+if __name__ == "__main__":
+    run_main(main, PROG)

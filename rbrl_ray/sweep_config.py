@@ -1,0 +1,209 @@
+"""Sweep YAML: schema, loading with one-line errors, and expansion into trial specs.
+
+A sweep file names the grid (envs × classes × methods × seeds) and the shared
+settings; per-env settings (rating range, PPO overrides) live in one separate
+file, `envs.yaml` beside it by default.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from rbrl_ray.cli import UsageError
+from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.experiment import (
+    PPO_PRESETS,
+    ExperimentSpec,
+    PPOSettings,
+    RatingSchedule,
+    known,
+)
+from rbrl_ray.feedback.rater import RaterNoise
+from rbrl_ray.methods import ALL_METHODS
+from rbrl_ray.reward.config import RewardModelConfig
+
+_STRICT = ConfigDict(extra="forbid", frozen=True)
+
+
+class EnvSettings(BaseModel):
+    """Per-env settings: the synthetic rater's range and PPO overrides."""
+
+    model_config = _STRICT
+
+    rating_range: tuple[float, float] | None = None
+    ppo: dict[str, Any] = Field(default_factory=dict)
+
+
+class SweepConfig(BaseModel):
+    """One grid of trials and everything they share."""
+
+    model_config = _STRICT
+
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
+    envs: list[str] = Field(min_length=1)
+    methods: list[str] = Field(min_length=1)
+    classes: list[int] = Field(min_length=1)
+    seeds: int | list[int] = Field(description="a count (0..n-1) or a list of seeds")
+    timesteps: int = Field(gt=0)
+    preset: str = "paper"
+    ppo: dict[str, Any] = Field(default_factory=dict, description="overrides of the preset")
+    schedule: RatingSchedule = RatingSchedule()
+    noise: RaterNoise = RaterNoise()
+    reward_model: RewardModelConfig = RewardModelConfig()
+    service_cpus: float = Field(1.0, ge=0)
+    checkpoint_every: int = Field(10, ge=1, description="iterations between checkpoints")
+    max_failures: int = Field(2, ge=0, description="retries of a failed trial")
+    wandb_project: str = "rbrl_ray"
+    env_settings: str | None = Field("envs.yaml", description="path relative to this file")
+
+    @field_validator("envs")
+    @classmethod
+    def _known_envs(cls, values: list[str]) -> list[str]:
+        return _all_known(values, TASK_NAMES, "env")
+
+    @field_validator("methods")
+    @classmethod
+    def _known_methods(cls, values: list[str]) -> list[str]:
+        return _all_known(values, ALL_METHODS, "method")
+
+    @field_validator("classes")
+    @classmethod
+    def _class_counts(cls, values: list[int]) -> list[int]:
+        for c in values:
+            if not 2 <= c <= 10:
+                raise ValueError(f"class count {c} is outside 2..10")
+        return values
+
+    @field_validator("seeds")
+    @classmethod
+    def _positive_seeds(cls, value: int | list[int]) -> int | list[int]:
+        if isinstance(value, int) and value < 1:
+            raise ValueError(f"seeds must be a positive count or a list, got {value}")
+        return value
+
+    @field_validator("preset")
+    @classmethod
+    def _known_preset(cls, value: str) -> str:
+        return _all_known([value], tuple(PPO_PRESETS), "preset")[0]
+
+    @property
+    def seed_list(self) -> list[int]:
+        return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+def _all_known(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
+    return [known(v, allowed, what) for v in values]
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text())
+    except FileNotFoundError:
+        raise UsageError(f"{path}: no such file") from None
+    except yaml.YAMLError as err:
+        mark = getattr(err, "problem_mark", None)
+        where = f" at line {mark.line + 1}" if mark else ""
+        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+        raise UsageError(f"{path}: malformed YAML{where}: {problem}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+    return data
+
+
+def _validation_line(path: Path, err: ValidationError, model: type[BaseModel]) -> str:
+    first = err.errors()[0]
+    where = ".".join(str(p) for p in first["loc"])
+    if first["type"] == "extra_forbidden":
+        allowed = ", ".join(model.model_fields)
+        return f"{path}: unknown key {where!r}; allowed: {allowed}"
+    message = first["msg"].removeprefix("Value error, ")
+    return f"{path}: {where}: {message}"
+
+
+def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
+    """The sweep in `path` and its per-env settings; UsageError on any problem."""
+    try:
+        sweep = SweepConfig.model_validate(_read_yaml(path))
+    except ValidationError as err:
+        raise UsageError(_validation_line(path, err, SweepConfig)) from None
+    settings: dict[str, EnvSettings] = {}
+    if sweep.env_settings:
+        env_path = path.parent / sweep.env_settings
+        for env, raw in _read_yaml(env_path).items():
+            if env not in TASK_NAMES:
+                raise UsageError(
+                    f"{env_path}: unknown env {env!r}; allowed: {', '.join(TASK_NAMES)}"
+                )
+            try:
+                settings[env] = EnvSettings.model_validate(raw or {})
+            except ValidationError as err:
+                line = _validation_line(env_path, err, EnvSettings)
+                raise UsageError(line.replace(f"{env_path}: ", f"{env_path}: {env}.", 1)) from None
+    return sweep, settings
+
+
+def _ppo_for(
+    sweep: SweepConfig, env: str, settings: dict[str, EnvSettings], where: str
+) -> PPOSettings:
+    overrides = {**sweep.ppo, **(settings[env].ppo if env in settings else {})}
+    try:
+        return PPOSettings.model_validate({**PPO_PRESETS[sweep.preset].model_dump(), **overrides})
+    except ValidationError as err:
+        raise UsageError(_validation_line(Path(where), err, PPOSettings)) from None
+
+
+def _trial_grid(sweep: SweepConfig) -> Iterator[tuple[str, int, str, int | None]]:
+    """(env, seed, method, classes): `ppo` once per env and seed, the rest per class count."""
+    for env in sweep.envs:
+        for seed in sweep.seed_list:
+            for method in sweep.methods:
+                counts = [None] if method == "ppo" else sweep.classes
+                for classes in counts:
+                    yield env, seed, method, classes
+
+
+def expand(
+    sweep: SweepConfig, settings: dict[str, EnvSettings], where: str = ""
+) -> list[ExperimentSpec]:
+    """Every trial of the sweep as a validated spec."""
+    specs = []
+    for env, seed, method, classes in _trial_grid(sweep):
+        rating_range = settings[env].rating_range if env in settings else None
+        fields: dict[str, Any] = dict(
+            env=env,
+            method=method,
+            classes=classes,
+            seed=seed,
+            timesteps=sweep.timesteps,
+            schedule=sweep.schedule,
+            noise=sweep.noise,
+            reward_model=sweep.reward_model,
+            ppo=_ppo_for(sweep, env, settings, where),
+            service_cpus=sweep.service_cpus,
+        )
+        if rating_range is not None:
+            fields["rating_range"] = rating_range
+        try:
+            specs.append(ExperimentSpec(**fields))
+        except ValidationError as err:
+            raise UsageError(_validation_line(Path(where), err, ExperimentSpec)) from None
+    return specs
+
+
+def dedup_note(sweep: SweepConfig) -> str | None:
+    """Why the trial count is below envs × classes × methods × seeds, if it is."""
+    if "ppo" not in sweep.methods or len(sweep.classes) < 2:
+        return None
+    full = len(sweep.envs) * len(sweep.classes) * len(sweep.methods) * len(sweep.seed_list)
+    saved = len(sweep.envs) * len(sweep.seed_list) * (len(sweep.classes) - 1)
+    return (
+        f"ppo trains on the env reward and ignores the class count, so it runs once per env "
+        f"and seed ({len(sweep.envs) * len(sweep.seed_list)} trials) instead of once per class "
+        f"count; the report reuses it for every class count: {full - saved:,} trials instead "
+        f"of {full:,}"
+    )

@@ -1,0 +1,130 @@
+"""Sweep YAML validation and grid expansion: fast, no Ray."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rbrl_ray.cli import UsageError
+from rbrl_ray.sweep_config import dedup_note, expand, load_sweep
+
+CONFIGS = Path(__file__).resolve().parent.parent / "tune_configs"
+
+
+def test_paper_grid_is_the_full_grid_with_ppo_once_per_env_and_seed():
+    sweep, settings = load_sweep(CONFIGS / "paper.yaml")
+    specs = expand(sweep, settings)
+    assert len(sweep.envs) * len(sweep.classes) * len(sweep.methods) * len(sweep.seed_list) == 1800
+    assert len(specs) == 1800 - 6 * 10 * 4 == 1560
+    ppo = [s for s in specs if s.method == "ppo"]
+    assert len(ppo) == 60 and all(s.classes is None for s in ppo)
+    assert {(s.env, s.seed) for s in ppo} == {(e, k) for e in sweep.envs for k in range(10)}
+    assert all(s.timesteps == 4_000_000 and s.schedule.total == 2000 for s in specs)
+    assert all(s.ppo.lr == 5e-5 and s.ppo.clip_param == 0.4 for s in specs)
+    assert "1,560 trials instead of 1,800" in dedup_note(sweep)
+
+
+def test_smoke_grid_is_small():
+    sweep, settings = load_sweep(CONFIGS / "smoke.yaml")
+    specs = expand(sweep, settings)
+    assert [(s.method, s.classes) for s in specs] == [("ppo", None), ("rbrl", 3), ("ours", 3)]
+    assert all(s.ppo.num_env_runners == 0 for s in specs)
+
+
+def test_per_env_settings_override_range_and_ppo(tmp_path):
+    (tmp_path / "envs.yaml").write_text(
+        "walker-walk:\n  rating_range: [0, 10]\n  ppo: {train_batch_size: 4000}\n"
+    )
+    (tmp_path / "s.yaml").write_text(
+        "name: t\nenvs: [walker-walk, cheetah-run]\nmethods: [ours]\nclasses: [2]\nseeds: 1\n"
+        "timesteps: 100\n"
+    )
+    sweep, settings = load_sweep(tmp_path / "s.yaml")
+    walker, cheetah = expand(sweep, settings)
+    assert walker.rating_range == (0.0, 10.0) and walker.ppo.train_batch_size == 4000
+    assert cheetah.rating_range == (0.0, 50.0) and cheetah.ppo.train_batch_size == 16_000
+
+
+GOOD = (
+    "name: t\nenvs: [cartpole-balance]\nmethods: [ours]\nclasses: [3]\nseeds: 1\ntimesteps: 100\n"
+)
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("name: t\nenvs: [cartpole-balance\n", "malformed YAML"),
+        (GOOD + "methdos: [ppo]\n", "unknown key 'methdos'; allowed: name, envs, methods"),
+        (
+            GOOD.replace("cartpole-balance", "pong"),
+            "envs: unknown env 'pong'; allowed: cartpole-balance",
+        ),
+        (GOOD.replace("[ours]", "[ours, dpo]"), "methods: unknown method 'dpo'; allowed: ppo"),
+        (GOOD.replace("[3]", "[3, 11]"), "classes: class count 11 is outside 2..10"),
+        (
+            GOOD.replace("timesteps: 100", "timesteps: 0"),
+            "timesteps: Input should be greater than 0",
+        ),
+        (GOOD + "schedule: {total: -5}\n", "schedule.total"),
+        (GOOD + "ppo: {lr: -1}\n", "lr"),
+        ("- just\n- a list\n", "expected a mapping"),
+    ],
+)
+def test_bad_sweep_yaml_names_file_key_and_allowed_values(tmp_path, text, expected):
+    path = tmp_path / "bad.yaml"
+    path.write_text(text)
+    (tmp_path / "envs.yaml").write_text("{}\n")
+    with pytest.raises(UsageError) as err:
+        sweep, settings = load_sweep(path)
+        expand(sweep, settings, str(path))
+    message = str(err.value)
+    assert str(path) in message and expected in message
+    assert "\n" not in message
+
+
+def test_bad_env_settings_name_the_env_file(tmp_path):
+    (tmp_path / "envs.yaml").write_text("walker-walk:\n  rating_rnge: [0, 1]\n")
+    (tmp_path / "s.yaml").write_text(GOOD)
+    with pytest.raises(UsageError, match=r"envs.yaml: walker-walk.*unknown key 'rating_rnge'"):
+        load_sweep(tmp_path / "s.yaml")
+
+
+def _sweep(*args):
+    return subprocess.run(
+        [sys.executable, "-m", "rbrl_ray.sweep", *args], capture_output=True, text=True, timeout=120
+    )
+
+
+def test_dry_run_prints_the_grid_and_count_and_starts_nothing():
+    run = _sweep("--config", str(CONFIGS / "paper.yaml"), "--dry-run")
+    assert run.returncode == 0, run.stderr[-2000:]
+    assert "1,560 trials" in run.stdout and "instead of 1,800" in run.stdout
+    assert "quadruped-walk" in run.stdout and "ours_reg" in run.stdout
+    assert "Started a local Ray" not in run.stdout + run.stderr
+
+
+@pytest.mark.parametrize(
+    "args, expected",
+    [
+        (
+            ["--storage", "ftp://host/x"],
+            "unsupported --storage scheme 'ftp://'; allowed: local path",
+        ),
+        (["--resume", "--storage", "{tmp}"], "--resume: no experiment to resume at"),
+        (["--max-concurrent", "0"], "max-concurrent must be >= 1"),
+        (["--wandb", "loud"], "invalid choice: 'loud'"),
+    ],
+)
+def test_bad_flags_are_one_line_exit_2(tmp_path, args, expected):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    run = _sweep("--config", str(CONFIGS / "smoke.yaml"), *args)
+    assert run.returncode == 2
+    lines = run.stderr.strip().splitlines()
+    assert len(lines) == 1 and expected in lines[0], run.stderr
+    assert "Started a local Ray" not in run.stdout + run.stderr
+
+
+def test_missing_config_file_is_one_line_exit_2(tmp_path):
+    run = _sweep("--config", str(tmp_path / "nope.yaml"), "--dry-run")
+    assert run.returncode == 2 and "nope.yaml: no such file" in run.stderr
