@@ -12,6 +12,8 @@ import pandas as pd
 import pytest
 from nbclient import NotebookClient
 
+from tests.sweep_helpers import sweep_command, write_sweep
+
 pytestmark = pytest.mark.slow
 
 REPO = Path(__file__).resolve().parent.parent
@@ -21,30 +23,17 @@ REPO = Path(__file__).resolve().parent.parent
 def tiny_sweep(tmp_path_factory):
     """2 methods x 2 seeds on cartpole at a small budget, through the real sweep CLI."""
     root = tmp_path_factory.mktemp("tiny")
-    (root / "envs.yaml").write_text("{}\n")
-    config = root / "tiny.yaml"
-    config.write_text(
-        "name: tiny\nenvs: [cartpole-balance]\nmethods: [ppo, ours]\nclasses: [3]\nseeds: 2\n"
-        "timesteps: 3000\npreset: small\nppo: {num_env_runners: 0}\n"
-        "schedule: {explore_steps: 1000, every: 1000, per_query: 10, total: 30}\n"
-        "reward_model: {max_epochs: 5, hidden: 64, layers: 2}\nservice_cpus: 0\n"
-        "checkpoint_every: 3\n"
+    config = write_sweep(
+        root,
+        "tiny",
+        methods=["ppo", "ours"],
+        seeds=2,
+        timesteps=3000,
+        checkpoint_every=3,
+        schedule={"explore_steps": 1000, "every": 1000, "per_query": 10, "total": 30},
     )
     run = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "rbrl_ray.sweep",
-            "--config",
-            str(config),
-            "--storage",
-            str(root / "storage"),
-            "--wandb",
-            "disabled",
-        ],
-        capture_output=True,
-        text=True,
-        timeout=1200,
+        sweep_command(config, root / "storage"), capture_output=True, text=True, timeout=1200
     )
     assert run.returncode == 0, run.stdout[-3000:]
     return root / "storage" / "tiny"

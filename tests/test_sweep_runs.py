@@ -18,6 +18,7 @@ import psutil
 import pytest
 
 from rbrl_ray.feedback.store import RatedStore, lineages, load_latest
+from tests.sweep_helpers import sweep_command, write_sweep
 
 pytestmark = pytest.mark.slow
 
@@ -148,32 +149,18 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
     assert methods == {"ppo", "rbrl", "ours"}
 
 
-def _sweep_yaml(tmp_path: Path) -> Path:
-    shutil.copy(REPO / "tune_configs" / "envs.yaml", tmp_path / "envs.yaml")
-    path = tmp_path / "resume.yaml"
-    path.write_text(
-        "name: resume\nenvs: [cartpole-balance]\nmethods: [rbrl, ours]\nclasses: [3]\n"
-        "seeds: 1\ntimesteps: 10000\npreset: small\nppo: {num_env_runners: 0}\n"
-        "schedule: {explore_steps: 0, every: 1000, per_query: 10, total: 100}\n"
-        "reward_model: {max_epochs: 5, hidden: 64, layers: 2}\n"
-        "service_cpus: 0\ncheckpoint_every: 1\nmax_failures: 1\n"
-    )
-    return path
-
-
 def test_killed_sweep_resumes_and_keeps_every_rating(tmp_path):
-    config, storage = _sweep_yaml(tmp_path), tmp_path / "storage"
-    command = [
-        sys.executable,
-        "-m",
-        "rbrl_ray.sweep",
-        "--config",
-        str(config),
-        "--storage",
-        str(storage),
-        "--wandb",
-        "disabled",
-    ]
+    config = write_sweep(
+        tmp_path,
+        "resume",
+        methods=["rbrl", "ours"],
+        timesteps=10_000,
+        checkpoint_every=1,
+        max_failures=1,
+        schedule={"explore_steps": 0, "every": 1000, "per_query": 10, "total": 100},
+    )
+    storage = tmp_path / "storage"
+    command = sweep_command(config, storage)
     log = open(tmp_path / "first.log", "w")
     driver = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     experiment = storage / "resume"
