@@ -218,21 +218,31 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
         algo.stop()
 
 
+PROGRESS_COLUMNS = (
+    "iteration",
+    "steps",
+    "true_return",
+    "rating/num_ratings",
+    "reward_model/version",
+    "reward_model/accuracy",
+    "reward_model/pearson_true",
+    "reward_model/sigma_cls",
+    "reward_model/sigma_reg",
+    "reward_model/fit_epochs",
+    "reward_model/fit_seconds",
+)
+
+
 def _append_progress(path: Path, result: dict[str, Any], point: dict[str, float]) -> None:
-    row = {**point, "iteration": result["training_iteration"]}
-    row.update(
-        {
-            k: v
-            for k, v in result.items()
-            if k.startswith(("rating/num", "reward_model/")) and isinstance(v, (int, float))
-        }
-    )
+    """One row per iteration under fixed columns (blank where a value does not exist yet,
+    e.g. reward-model figures before the first fit)."""
+    row = {**result, **point, "iteration": result["training_iteration"]}
     new = not path.exists()
     with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=list(row), extrasaction="ignore")
+        writer = csv.DictWriter(handle, fieldnames=PROGRESS_COLUMNS, extrasaction="ignore")
         if new:
             writer.writeheader()
-        writer.writerow(row)
+        writer.writerow({key: row.get(key, "") for key in PROGRESS_COLUMNS})
 
 
 def main(argv: list[str] | None = None) -> int:

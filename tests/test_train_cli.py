@@ -4,11 +4,14 @@ import json
 import subprocess
 import sys
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from rbrl_ray.envs import TASK_NAMES
-from rbrl_ray.feedback.store import lineages, load_latest
+from rbrl_ray.feedback.store import RatedStore, lineages, load_latest
 from rbrl_ray.methods import ALL_METHODS
+from rbrl_ray.train import PROGRESS_COLUMNS
 
 
 def _train(*args, timeout=900):
@@ -69,9 +72,9 @@ SMALL = [
     "--env-runners",
     "0",
     "--explore-steps",
-    "0",
+    "1500",  # iteration 1 explores: its row has no reward-model figures yet
     "--query-every",
-    "1000",
+    "500",
     "--per-query",
     "10",
     "--total-ratings",
@@ -89,10 +92,17 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     assert result["env"] == "cartpole-balance" and result["method"] == "ours"
     assert result["classes"] == 3 and result["seed"] == 0
     assert result["timesteps_total"] == 2000 and result["env_steps_per_s"] > 0
-    assert result["ratings"] == 30
+    assert result["ratings"] == 20  # queries due at 1500 and 2000 steps
     assert set(result["reward_model"]) >= {"accuracy", "pearson_true", "sigma_cls", "sigma_reg"}
     assert result["reward_model"]["sigma_cls"] > 0
     assert len(result["curve"]) == 2
+    progress = pd.read_csv(out / "progress.csv")
+    assert list(progress.columns) == list(PROGRESS_COLUMNS)
+    assert progress["steps"].tolist() == [1000, 2000]
+    assert progress["rating/num_ratings"].tolist() == [0, 20]
+    assert (
+        np.isnan(progress["reward_model/accuracy"][0]) and progress["reward_model/accuracy"][1] > 0
+    )
     (first_run,) = lineages(out / "ratings")
     first_files = {p.name: p.read_bytes() for p in first_run.glob("ratings_*.npz")}
 
@@ -100,12 +110,15 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     assert again.returncode == 0, again.stderr[-3000:]
     assert "iter    3 | steps     3,000" in again.stdout
     resumed = json.loads((out / "result.json").read_text())
-    assert resumed["timesteps_total"] == 3000 and resumed["ratings"] == 30
+    assert resumed["timesteps_total"] == 3000 and resumed["ratings"] == 30  # + query at 2500
     assert len(resumed["curve"]) == 3
     older, current = lineages(out / "ratings")
     assert older == first_run  # the first run's files are untouched
     assert {p.name: p.read_bytes() for p in first_run.glob("ratings_*.npz")} == first_files
-    assert len(load_latest(out / "ratings")[1]) == 30  # restored, not re-queried
+    restored = load_latest(out / "ratings")[1]
+    assert len(restored) == 30
+    assert np.array_equal(restored[:20], RatedStore(first_run).load()[1])  # kept, not re-rated
+    assert len(pd.read_csv(out / "progress.csv")) == 3
 
 
 @pytest.mark.slow
