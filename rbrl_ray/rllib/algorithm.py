@@ -21,7 +21,7 @@ from ray.util.placement_group import get_current_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.rllib.relabel import PEARSON_TRUE, SPEC_KEY
+from rbrl_ray.rllib.relabel import PEARSON_TRUE, SPEC_KEY, RatingRewardLearner
 from rbrl_ray.rllib.service import RatingService
 
 SERVICE_COMPONENT = "rating_service"
@@ -57,7 +57,21 @@ def config_from_spec(config: AlgorithmConfig | dict) -> AlgorithmConfig | dict:
         else config.get("learner_config_dict", {})
     )
     rating_dir = (extra or {}).get(RATING_DIR_KEY)
-    return build_config(spec, rating_dir=Path(rating_dir) if rating_dir else None)
+    rebuilt = build_config(spec, rating_dir=Path(rating_dir) if rating_dir else None)
+    custom = _custom_learner_class(config)
+    if custom is not None:  # an extension point: a learner subclass chosen by the caller
+        rebuilt.learners(learner_class=custom)
+    return rebuilt
+
+
+def _custom_learner_class(config: AlgorithmConfig | dict) -> type | None:
+    """A learner class set on `config` other than the one `build_config` picks itself."""
+    chosen = (
+        config._learner_class
+        if isinstance(config, AlgorithmConfig)
+        else config.get("_learner_class") or config.get("learner_class")
+    )
+    return None if chosen in (None, RatingRewardLearner) else chosen
 
 
 def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:

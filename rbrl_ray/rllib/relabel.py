@@ -124,7 +124,8 @@ class RatingRewardLearner(PPOTorchLearner):
         super().build()
         spec = ExperimentSpec.model_validate(self.config.learner_config_dict[SPEC_KEY])
         self.relabeller = RewardRelabeller(spec=spec)
-        self._learner_connector.insert_after(NumpyToTensor, self.relabeller)
+        if spec.learns_reward:  # with `ppo` this learner is plain PPO
+            self._learner_connector.insert_after(NumpyToTensor, self.relabeller)
 
     def attach_rating_service(self, service: Any) -> None:
         self.relabeller.service = service
