@@ -166,6 +166,7 @@ def run(
     )
     if mode == "offline":
         console.print(f"  upload the W&B runs later with: wandb sync {path}/*/wandb/offline-run-*")
+    console.print(f"  tables and figures: python -m rbrl_ray.report {path}")
     if errors:
         console.print(f"[red]{len(errors)} trials errored[/]; continue with --resume")
     return 1 if errors else 0
