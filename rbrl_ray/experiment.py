@@ -11,15 +11,9 @@ from rbrl_ray.feedback.rater import RaterConfig, RaterNoise
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH
 from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
+from rbrl_ray.validation import known
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
-
-
-def known(value: str, allowed: tuple[str, ...], what: str) -> str:
-    """`value` if it is one of `allowed`, else a ValueError naming both."""
-    if value not in allowed:
-        raise ValueError(f"unknown {what} {value!r}; allowed: {', '.join(allowed)}")
-    return value
 
 
 class RatingSchedule(BaseModel):
@@ -132,14 +126,3 @@ class ExperimentSpec(BaseModel):
         assert self.classes is not None
         low, high = self.rating_range
         return RaterConfig(n_classes=self.classes, low=low, high=high, noise=self.noise)
-
-
-def first_error(err: Exception) -> str:
-    """One line from a pydantic ValidationError (or any error): where and what."""
-    errors = getattr(err, "errors", None)
-    if not callable(errors):
-        return str(err)
-    first = errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{where}: {message}" if where else message

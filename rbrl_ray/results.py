@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+from ray.tune.utils import flatten_dict
 
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.rllib.relabel import SPEC_KEY
@@ -59,22 +60,11 @@ class Trial:
         return float(late.dropna().mean()) if late.notna().any() else math.nan
 
 
-def _flatten(row: dict, prefix: str = "") -> dict:
-    flat = {}
-    for key, value in row.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(_flatten(value, f"{name}/"))
-        else:
-            flat[name] = value
-    return flat
-
-
 def read_curve(result_file: Path) -> pd.DataFrame:
     rows = []
     for line in result_file.read_text().splitlines() if result_file.exists() else []:
         if line.strip():
-            flat = _flatten(json.loads(line))
+            flat = flatten_dict(json.loads(line), delimiter="/")
             rows.append({short: flat.get(key, math.nan) for key, short in CURVE_COLUMNS.items()})
     frame = pd.DataFrame(rows, columns=list(CURVE_COLUMNS.values()))
     return frame.apply(pd.to_numeric, errors="coerce")

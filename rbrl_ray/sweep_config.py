@@ -21,11 +21,11 @@ from rbrl_ray.experiment import (
     ExperimentSpec,
     PPOSettings,
     RatingSchedule,
-    known,
 )
 from rbrl_ray.feedback.rater import RaterNoise
 from rbrl_ray.methods import ALL_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
+from rbrl_ray.validation import error_line, known
 
 _STRICT = ConfigDict(extra="forbid", frozen=True)
 
@@ -115,22 +115,12 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
-def _validation_line(path: Path, err: ValidationError, model: type[BaseModel]) -> str:
-    first = err.errors()[0]
-    where = ".".join(str(p) for p in first["loc"])
-    if first["type"] == "extra_forbidden":
-        allowed = ", ".join(model.model_fields)
-        return f"{path}: unknown key {where!r}; allowed: {allowed}"
-    message = first["msg"].removeprefix("Value error, ")
-    return f"{path}: {where}: {message}"
-
-
 def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
     """The sweep in `path` and its per-env settings; UsageError on any problem."""
     try:
         sweep = SweepConfig.model_validate(_read_yaml(path))
     except ValidationError as err:
-        raise UsageError(_validation_line(path, err, SweepConfig)) from None
+        raise UsageError(f"{path}: {error_line(err, SweepConfig)}") from None
     settings: dict[str, EnvSettings] = {}
     if sweep.env_settings:
         env_path = path.parent / sweep.env_settings
@@ -142,8 +132,7 @@ def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
             try:
                 settings[env] = EnvSettings.model_validate(raw or {})
             except ValidationError as err:
-                line = _validation_line(env_path, err, EnvSettings)
-                raise UsageError(line.replace(f"{env_path}: ", f"{env_path}: {env}.", 1)) from None
+                raise UsageError(f"{env_path}: {env}.{error_line(err, EnvSettings)}") from None
     return sweep, settings
 
 
@@ -154,7 +143,7 @@ def _ppo_for(
     try:
         return PPOSettings.model_validate({**PPO_PRESETS[sweep.preset].model_dump(), **overrides})
     except ValidationError as err:
-        raise UsageError(_validation_line(Path(where), err, PPOSettings)) from None
+        raise UsageError(f"{where}: {error_line(err, PPOSettings)}") from None
 
 
 def _trial_grid(sweep: SweepConfig) -> Iterator[tuple[str, int, str, int | None]]:
@@ -191,7 +180,7 @@ def expand(
         try:
             specs.append(ExperimentSpec(**fields))
         except ValidationError as err:
-            raise UsageError(_validation_line(Path(where), err, ExperimentSpec)) from None
+            raise UsageError(f"{where}: {error_line(err, ExperimentSpec)}") from None
     return specs
 
 

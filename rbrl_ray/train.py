@@ -23,9 +23,10 @@ from pydantic import ValidationError
 
 from rbrl_ray.cli import OneLineParser, UsageError, add_noise_argument, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES
-from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec, first_error
+from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.rater import parse_noise
 from rbrl_ray.methods import ALL_METHODS
+from rbrl_ray.validation import error_line
 
 PROG = "rbrl_ray.train"
 SPEC_FILE, RESULT_FILE, CHECKPOINT_DIR = "spec.json", "result.json", "checkpoint"
@@ -103,7 +104,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
             ppo=ppo,
         )
     except (ValidationError, ValueError) as err:
-        raise UsageError(first_error(err)) from None
+        raise UsageError(error_line(err)) from None
 
 
 def load_resume(args: argparse.Namespace) -> tuple[ExperimentSpec, Path]:

@@ -1,16 +1,13 @@
 """Test-only learners that record what GAE was given (a probe after GAE)."""
 
-import numpy as np
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.connectors.learner import GeneralAdvantageEstimation
 from ray.rllib.core import Columns
 from ray.rllib.utils.numpy import convert_to_numpy
 
-from rbrl_ray.rllib.episodes import step_arrays
-from rbrl_ray.rllib.exploration import state_entropy_reward
+from rbrl_ray.rllib.episodes import learner_steps
 from rbrl_ray.rllib.relabel import RatingRewardLearner, with_bootstrap_rows
-from rbrl_ray.rllib.service import EXPLORE
 
 
 class RewardProbe(ConnectorV2):
@@ -23,14 +20,7 @@ class RewardProbe(ConnectorV2):
         self.records = []
 
     def __call__(self, *, batch, episodes, **kwargs):
-        import torch
-
-        episodes = list(self.single_agent_episode_iterator(episodes))
-        lengths = [len(e) - 1 for e in episodes]
-        arrays = [step_arrays(e, n) for e, n in zip(episodes, lengths, strict=True)]
-        obs = np.concatenate([a[0] for a in arrays])
-        act = np.concatenate([a[1] for a in arrays])
-        true = np.concatenate([a[2] for a in arrays])
+        obs, act, true, lengths = learner_steps(list(self.single_agent_episode_iterator(episodes)))
         record = {"lengths": lengths, "true": with_bootstrap_rows(true, lengths)}
         (module_id,) = batch.keys()
         record["rewards"] = convert_to_numpy(batch[module_id][Columns.REWARDS])
@@ -38,13 +28,8 @@ class RewardProbe(ConnectorV2):
         if self.relabeller is not None:
             record["phase"] = self.relabeller.phase
             record["version"] = self.relabeller.key[1]
-            if self.relabeller.phase == EXPLORE:
-                expected = state_entropy_reward(torch.from_numpy(obs), self.relabeller.knn_k)
-            else:
-                expected = self.relabeller.model.mean_reward(
-                    torch.from_numpy(obs), torch.from_numpy(act)
-                )
-            record["expected"] = with_bootstrap_rows(expected.numpy(), lengths)
+            expected = self.relabeller.rewards_for(obs, act)
+            record["expected"] = with_bootstrap_rows(expected, lengths)
         self.records.append(record)
         return batch
 

@@ -16,9 +16,10 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH
+from rbrl_ray.validation import error_line
 
 SKIPPED = -1
 NOISE_KEYS: tuple[str, ...] = ("mistake", "beta", "skip")
@@ -134,8 +135,5 @@ def parse_noise(settings: list[str]) -> RaterNoise:
         values[key] = value
     try:
         return RaterNoise(**values)
-    except ValueError as err:  # pydantic ValidationError is a ValueError
-        first = err.errors()[0] if hasattr(err, "errors") else None
-        if first:
-            raise ValueError(f"noise setting {first['loc'][0]}: {first['msg']}") from None
-        raise
+    except ValidationError as err:
+        raise ValueError(f"noise setting {error_line(err)}") from None

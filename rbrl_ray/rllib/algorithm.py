@@ -29,13 +29,15 @@ RATING_DIR_KEY = "rbrl_rating_dir"  # optional override of <trial dir>/ratings
 SERVICE_ATTR = "rbrl_rating_service"  # where an EnvRunner keeps the service handle
 
 
+def _learner_extras(config: AlgorithmConfig | dict) -> dict[str, Any]:
+    """`learner_config_dict` of a config object or of its dict form (as Tune passes it)."""
+    if isinstance(config, AlgorithmConfig):
+        return config.learner_config_dict or {}
+    return config.get("learner_config_dict") or {}
+
+
 def spec_from_config(config: AlgorithmConfig | dict) -> ExperimentSpec | None:
-    extra = (
-        config.learner_config_dict
-        if isinstance(config, AlgorithmConfig)
-        else config.get("learner_config_dict", {})
-    )
-    raw = (extra or {}).get(SPEC_KEY)
+    raw = _learner_extras(config).get(SPEC_KEY)
     return None if raw is None else ExperimentSpec.model_validate(raw)
 
 
@@ -51,12 +53,7 @@ def config_from_spec(config: AlgorithmConfig | dict) -> AlgorithmConfig | dict:
         return config
     from rbrl_ray.rllib.config import build_config  # config imports this module
 
-    extra = (
-        config.learner_config_dict
-        if isinstance(config, AlgorithmConfig)
-        else config.get("learner_config_dict", {})
-    )
-    rating_dir = (extra or {}).get(RATING_DIR_KEY)
+    rating_dir = _learner_extras(config).get(RATING_DIR_KEY)
     rebuilt = build_config(spec, rating_dir=Path(rating_dir) if rating_dir else None)
     custom = _custom_learner_class(config)
     if custom is not None:  # an extension point: a learner subclass chosen by the caller

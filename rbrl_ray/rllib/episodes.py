@@ -20,6 +20,21 @@ def step_arrays(episode: SingleAgentEpisode, steps: int) -> tuple[np.ndarray, ..
     return obs, act.reshape(steps, -1), rewards
 
 
+def learner_steps(
+    episodes: list[SingleAgentEpisode],
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[int]]:
+    """Raw obs, actions and true rewards of every real step of a learner batch's
+    episodes, concatenated in episode order, and each episode's step count.
+
+    In the learner pipeline each episode ends with AddOneTsToEpisodesAndTruncate's
+    bootstrap step, which is left out here.
+    """
+    lengths = [len(episode) - 1 for episode in episodes]
+    arrays = [step_arrays(ep, n) for ep, n in zip(episodes, lengths, strict=True)]
+    obs, act, true = (np.concatenate([a[i] for a in arrays]) for i in range(3))
+    return obs, act, true, lengths
+
+
 def segments_from_episodes(
     episodes: list[SingleAgentEpisode], rng: np.random.Generator, length: int = SEGMENT_LENGTH
 ) -> Segments | None:

@@ -31,7 +31,7 @@ from ray.rllib.utils.numpy import convert_to_numpy
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.reward.model import RewardEnsemble
-from rbrl_ray.rllib.episodes import step_arrays
+from rbrl_ray.rllib.episodes import learner_steps
 from rbrl_ray.rllib.exploration import state_entropy_reward
 from rbrl_ray.rllib.service import EXPLORE
 
@@ -68,6 +68,13 @@ class RewardRelabeller(ConnectorV2):
             self.model.load_state_dict(weights)
         self.key, self.phase = key, phase
 
+    def rewards_for(self, obs: np.ndarray, act: np.ndarray) -> np.ndarray:
+        """The per-step reward the policy trains on: r̂ (ensemble mean), or the
+        state-entropy reward while exploring."""
+        if self.phase == EXPLORE:
+            return state_entropy_reward(torch.from_numpy(obs), self.knn_k).numpy()
+        return self.model.mean_reward(torch.from_numpy(obs), torch.from_numpy(act)).numpy()
+
     def __call__(
         self,
         *,
@@ -79,16 +86,8 @@ class RewardRelabeller(ConnectorV2):
         **kwargs: Any,
     ) -> Any:
         self._refresh()
-        episodes = list(self.single_agent_episode_iterator(episodes))
-        lengths = [len(episode) - 1 for episode in episodes]  # minus the bootstrap step
-        arrays = [step_arrays(ep, n) for ep, n in zip(episodes, lengths, strict=True)]
-        obs = torch.from_numpy(np.concatenate([a[0] for a in arrays]))
-        act = torch.from_numpy(np.concatenate([a[1] for a in arrays]))
-        true = np.concatenate([a[2] for a in arrays])
-        if self.phase == EXPLORE:
-            rewards = state_entropy_reward(obs, self.knn_k).numpy()
-        else:
-            rewards = self.model.mean_reward(obs, act).numpy()
+        obs, act, true, lengths = learner_steps(list(self.single_agent_episode_iterator(episodes)))
+        rewards = self.rewards_for(obs, act)
         (module_id,) = batch.keys()  # single-agent: one module
         column = batch[module_id][Columns.REWARDS]
         _check_rows_follow_episodes(convert_to_numpy(column), true, lengths)
