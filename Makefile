@@ -23,7 +23,7 @@ test: setup
 	$(BIN)/python -m pytest
 
 lint: setup
-	$(BIN)/ruff check rbrl_ray tests
+	$(BIN)/ruff check rbrl_ray tests bench
 
 clean:
 	rm -rf $(VENV) results .pytest_cache

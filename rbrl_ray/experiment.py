@@ -27,6 +27,11 @@ class RatingSchedule(BaseModel):
     total: int = Field(2_000, gt=0, description="ratings in all")
     selection: str = Field("uniform", description="uniform or disagreement")
     pool_size: int = Field(2_000, gt=0, description="most recent candidate segments kept")
+    background_fit: bool = Field(
+        False,
+        description="fit the reward model while the next iteration trains; its weights "
+        "are used from the iteration after that (one iteration later than a blocking fit)",
+    )
 
     @field_validator("selection")
     @classmethod

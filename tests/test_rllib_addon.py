@@ -85,6 +85,26 @@ def test_gae_sees_reward_model_rewards_or_env_rewards_for_ppo(ray_local, tmp_pat
         algo.stop()
 
 
+def test_background_fit_reaches_the_learner_one_iteration_later(ray_local, tmp_path):
+    spec = tiny_spec("ours", background_fit=True)
+    algo = build(spec, tmp_path, ProbedRatingLearner)
+    try:
+        results = [algo.train() for _ in range(3)]
+        records = on_learner(algo, lambda learner: learner.probe.records)
+        # Iteration 1 rates 20 and starts a fit; iteration 2 trains on the untrained
+        # model while it runs; from iteration 3 on the learner has the fitted one.
+        assert results[0]["rating/num_ratings"] == 20
+        assert [r["reward_model/version"] for r in results] == [0, 1, 1]
+        assert [r["version"] for r in records] == [0, 0, 1]
+        for record in records:
+            assert np.allclose(record["rewards"], record["expected"], atol=1e-6)
+        service_weights = ray.get(algo.rating_service.reward_source.remote(None))[2]
+        learner_weights = on_learner(algo, lambda learner: learner.relabeller.model.state_dict())
+        assert all(torch.equal(service_weights[k], learner_weights[k]) for k in service_weights)
+    finally:
+        algo.stop()
+
+
 def test_exploration_phase_trains_on_state_entropy_until_queries_start(ray_local, tmp_path):
     algo = build(tiny_spec("ours", explore_steps=1500), tmp_path, ProbedRatingLearner)
     try:

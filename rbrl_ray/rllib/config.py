@@ -57,11 +57,10 @@ def build_config(spec: ExperimentSpec, rating_dir: Path | None = None) -> PPOCon
                 fcnet_hiddens=list(p.hidden), fcnet_activation=p.activation, vf_share_layers=False
             )
         )
-        .learners(num_learners=0, learner_config_dict=extra)
+        # One learner class for all six methods: with `ppo` it is plain PPO.
+        .learners(num_learners=0, learner_config_dict=extra, learner_class=RatingRewardLearner)
         .callbacks(RatingCallbacks)
         .fault_tolerance(restart_failed_env_runners=True)
         .debugging(seed=spec.seed)
     )
-    if spec.learns_reward:
-        config.learners(learner_class=RatingRewardLearner)
     return config

@@ -22,7 +22,6 @@ from typing import Any
 import numpy as np
 import ray
 import torch
-from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.common.numpy_to_tensor import NumpyToTensor
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core import ALL_MODULES, Columns
@@ -33,6 +32,7 @@ from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.reward.model import RewardEnsemble
 from rbrl_ray.rllib.episodes import learner_steps
 from rbrl_ray.rllib.exploration import state_entropy_reward
+from rbrl_ray.rllib.fast_learner import FastPPOTorchLearner
 from rbrl_ray.rllib.service import EXPLORE
 
 SPEC_KEY = "rbrl_spec"  # where the experiment spec rides in config.learner_config_dict
@@ -116,7 +116,7 @@ def _check_rows_follow_episodes(column: np.ndarray, true: np.ndarray, lengths: l
         )
 
 
-class RatingRewardLearner(PPOTorchLearner):
+class RatingRewardLearner(FastPPOTorchLearner):
     """PPO learner whose rewards come from the trial's reward model."""
 
     def build(self) -> None:

@@ -5,10 +5,19 @@ env-step count after each iteration, which runs the query schedule (select from
 the candidate pool, rate, append to the on-disk store, refit the reward model);
 the Learner's relabeller pulls the newest weights. Its whole state (ratings,
 reward model, optimiser, schedule position) goes into the trial's checkpoint.
+
+With `schedule.background_fit` a fit runs in a thread of this actor while the
+trial trains its next iteration, and is published (version + 1) by the next
+`advance`, after waiting for it if it is still running. What the learners see
+therefore depends only on the iteration count, never on timing: runs stay
+reproducible, and the fit's time hides behind an iteration whenever the service
+has a CPU of its own.
 """
 
 from __future__ import annotations
 
+import copy
+import threading
 import uuid
 from pathlib import Path
 from typing import Any
@@ -53,6 +62,9 @@ class RatingService:
         self.version = 0  # 0: untrained model; +1 per fit
         self.last_fit: FitReport | None = None
         self.segments_received = 0
+        self.published = self._model_snapshot()  # the weights learners get
+        self._fit_thread: threading.Thread | None = None
+        self._pending: FitReport | None = None  # a finished fit, not yet published
 
     # -- candidates ---------------------------------------------------------------
     def add_segments(self, segments: Segments) -> None:
@@ -74,7 +86,9 @@ class RatingService:
 
     # -- schedule -----------------------------------------------------------------
     def advance(self, env_steps: int) -> dict[str, Any]:
-        """Run every query due by `env_steps`, refit once if any ran; return metrics."""
+        """Publish a background fit started by the previous call, run every query due
+        by `env_steps`, refit once if any ran; return metrics."""
+        self._publish_pending()
         self.env_steps = env_steps
         schedule, rated_before = self.spec.schedule, len(self.labels)
         while (
@@ -86,9 +100,39 @@ class RatingService:
             self._query(min(schedule.per_query, schedule.total - len(self.labels)))
             self.queries_done += 1
         if len(self.labels) > rated_before:
-            self.last_fit = self.trainer.fit(self.rated, self.labels)
-            self.version += 1
+            if schedule.background_fit:
+                self._start_background_fit()
+            else:
+                self._publish(self.trainer.fit(self.rated, self.labels))
         return self.metrics()
+
+    # -- fitting ------------------------------------------------------------------
+    def _publish(self, report: FitReport) -> None:
+        self.last_fit, self.version = report, self.version + 1
+        self.published = self._model_snapshot()
+
+    def _model_snapshot(self) -> dict[str, Any]:
+        return copy.deepcopy(self.trainer.model.state_dict())
+
+    def _start_background_fit(self) -> None:
+        rated, labels = self.rated, self.labels  # later queries rebind these, never mutate
+
+        def fit() -> None:
+            self._pending = self.trainer.fit(rated, labels)
+
+        self._fit_thread = threading.Thread(target=fit, name="reward-model-fit", daemon=True)
+        self._fit_thread.start()
+
+    def _wait_for_fit(self) -> None:
+        if self._fit_thread is not None:
+            self._fit_thread.join()
+            self._fit_thread = None
+
+    def _publish_pending(self) -> None:
+        self._wait_for_fit()
+        if self._pending is not None:
+            self._publish(self._pending)
+            self._pending = None
 
     def _query(self, count: int) -> None:
         candidates = Segments.concat(self.pool)
@@ -119,7 +163,7 @@ class RatingService:
     def reward_source(self, known: tuple[str, int] | None) -> tuple[tuple[str, int], str, Any]:
         """(key, phase, weights); weights is None when `known` is already the newest."""
         key = (self.session, self.version)
-        weights = None if known == key else self.trainer.model.state_dict()
+        weights = None if known == key else self.published
         return key, self.phase, weights
 
     def metrics(self) -> dict[str, Any]:
@@ -133,6 +177,7 @@ class RatingService:
             "rating/segments_received": self.segments_received,
             "reward_model/version": self.version,
             "reward_model/phase": self.phase,
+            "reward_model/fit_running": self._fit_thread is not None,
         }
         if fit is not None:
             out["reward_model/accuracy"] = fit.train_accuracy
@@ -146,6 +191,7 @@ class RatingService:
 
     # -- checkpoint ---------------------------------------------------------------
     def get_state(self) -> dict[str, Any]:
+        self._wait_for_fit()  # a fit in flight lands in the state as pending, not lost
         return {
             "ratings": {
                 "obs": self.rated.obs,
@@ -159,10 +205,13 @@ class RatingService:
             "queries_done": self.queries_done,
             "version": self.version,
             "last_fit": None if self.last_fit is None else self.last_fit.__dict__,
+            "published": self.published,
+            "pending_fit": None if self._pending is None else self._pending.__dict__,
             "segments_received": self.segments_received,
         }
 
     def set_state(self, state: dict[str, Any]) -> None:
+        self._wait_for_fit()  # no thread may train the model being replaced
         r = state["ratings"]
         self.rated = Segments(r["obs"], r["act"], r["true_rewards"])
         self.labels = np.asarray(r["labels"], np.int64)
@@ -171,6 +220,10 @@ class RatingService:
         self.env_steps, self.queries_done = state["env_steps"], state["queries_done"]
         self.version, self.segments_received = state["version"], state["segments_received"]
         self.last_fit = FitReport(**state["last_fit"]) if state["last_fit"] else None
+        pending = state.get("pending_fit")
+        self._pending = FitReport(**pending) if pending else None
+        # Checkpoints from before background fits carry no "published": the model is it.
+        self.published = state.get("published") or self._model_snapshot()
         # A new lineage holding exactly the restored ratings; the old one stays as it is.
         self.session = uuid.uuid4().hex
         self.store = new_lineage(self.ratings_root, self.session[:8])

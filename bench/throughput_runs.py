@@ -1,0 +1,192 @@
+"""One throughput measurement, run in its own process by bench/throughput.py.
+
+    python bench/throughput_runs.py KIND --env ENV --steps N [--preset P] [--classes C] [--seed S]
+
+KIND is one of: raw (one dm_control env, random actions), sample (this project's
+EnvRunner alone: vector env, connectors, policy inference), sb3 (stable-baselines3
+PPO, the RbRL backbone), ppo and ours (this project's RatingPPO). Every learner
+uses the same PPO settings, `PPO_PRESETS[preset]` (default: the paper's). The
+last stdout line is `RESULT {json}` with the env steps done and the seconds taken.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+KINDS = ("raw", "sample", "sb3", "ppo", "ours", "ours_blocking")
+
+
+def measure_raw(env: str, steps: int, seed: int) -> dict[str, Any]:
+    """dm_control through shimmy, no wrappers of ours: the physics limit of one core."""
+    import gymnasium as gym
+    import shimmy  # noqa: F401  (registers the dm_control/ ids)
+
+    from rbrl_ray.envs import get_task
+
+    e = gym.make(get_task(env).gym_id)
+    e.reset(seed=seed)
+    e.action_space.seed(seed)
+    start = time.perf_counter()
+    for _ in range(steps):
+        _, _, terminated, truncated, _ = e.step(e.action_space.sample())
+        if terminated or truncated:
+            e.reset()
+    return {"steps": steps, "seconds": time.perf_counter() - start}
+
+
+def _spec(
+    env: str, method: str, classes: int | None, steps: int, seed: int, preset: str, **extra: Any
+):
+    from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
+
+    return ExperimentSpec(
+        env=env,
+        method=method,
+        classes=classes,
+        seed=seed,
+        timesteps=steps,
+        ppo=PPO_PRESETS[preset],
+        **extra,
+    )
+
+
+def measure_sample(env: str, steps: int, seed: int, preset: str) -> dict[str, Any]:
+    """This project's EnvRunner in this process: what one sampling core does per second."""
+    import tempfile
+
+    import torch
+    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+    from rbrl_ray.rllib.config import build_config
+
+    torch.set_num_threads(1)  # as in a 1-CPU EnvRunner actor, where Ray sets OMP_NUM_THREADS=1
+    spec = _spec(env, "ppo", None, steps, seed, preset)
+    config = build_config(spec, rating_dir=Path(tempfile.mkdtemp())).env_runners(num_env_runners=0)
+    runner = SingleAgentEnvRunner(config=config)
+    runner.sample(num_timesteps=spec.ppo.envs_per_runner * 10)  # warm-up: env and module built
+    done, start = 0, time.perf_counter()
+    while done < steps:
+        episodes = runner.sample(num_timesteps=min(steps - done, spec.ppo.train_batch_size))
+        done += sum(len(e) for e in episodes)
+    return {"steps": done, "seconds": time.perf_counter() - start}
+
+
+def measure_sb3(env: str, steps: int, seed: int, preset: str) -> dict[str, Any]:
+    """SB3 PPO with the same rollout size, minibatch, epochs, nets and obs normalisation."""
+    import torch
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    from rbrl_ray.envs import make_env
+    from rbrl_ray.experiment import PPO_PRESETS
+
+    p = PPO_PRESETS[preset]
+    vec = make_vec_env(lambda: make_env({"env": env}), n_envs=p.envs_per_runner, seed=seed)
+    vec = VecNormalize(vec, norm_obs=True, norm_reward=False)  # as our MeanStdFilter
+    model = PPO(
+        "MlpPolicy",
+        vec,
+        seed=seed,
+        device="cpu",
+        verbose=0,
+        n_steps=p.train_batch_size // p.envs_per_runner,
+        batch_size=p.minibatch_size,
+        n_epochs=p.num_epochs,
+        learning_rate=p.lr,
+        clip_range=p.clip_param,
+        gamma=p.gamma,
+        gae_lambda=p.lambda_,
+        ent_coef=p.entropy_coeff,
+        vf_coef=p.vf_loss_coeff,
+        max_grad_norm=p.grad_clip,
+        policy_kwargs={
+            "net_arch": {"pi": list(p.hidden), "vf": list(p.hidden)},
+            "activation_fn": torch.nn.Tanh,
+        },
+    )
+    start = time.perf_counter()
+    model.learn(total_timesteps=steps)
+    return {"steps": int(model.num_timesteps), "seconds": time.perf_counter() - start}
+
+
+def measure_rating_ppo(
+    env: str, steps: int, seed: int, preset: str, method: str, classes: int | None, **extra: Any
+) -> dict[str, Any]:
+    """RatingPPO on in-process Ray: wall time of the training iterations, split by phase."""
+    import tempfile
+
+    import ray
+
+    from rbrl_ray.rllib.config import build_config
+
+    spec = _spec(env, method, classes, steps, seed, preset, **extra)
+    ray.init(include_dashboard=False, log_to_driver=False)
+    algo = build_config(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
+    done, fit_seconds, version, iterations = 0, 0.0, 0, []
+    start = time.perf_counter()
+    while done < steps:
+        t0 = time.perf_counter()
+        result = algo.train()
+        iterations.append(time.perf_counter() - t0)
+        done = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
+        if result.get("reward_model/version", 0) != version:  # a fit ran after this iteration
+            version = result["reward_model/version"]
+            fit_seconds += result["reward_model/fit_seconds"]
+    seconds = time.perf_counter() - start
+    learner = result["learners"]["__all_modules__"]["learner_connector"]["timers"]["connectors"]
+    algo.stop()
+    ray.shutdown()
+    return {
+        "steps": done,
+        "seconds": seconds,
+        "iteration_seconds": iterations,
+        "fit_seconds": fit_seconds,
+        "relabel_seconds_per_update": learner.get("reward_relabeller"),
+        "ratings": int(result.get("rating/num_ratings", 0)),
+    }
+
+
+def _background():
+    from rbrl_ray.experiment import RatingSchedule
+
+    return RatingSchedule(background_fit=True)
+
+
+def run(kind: str, env: str, steps: int, seed: int, preset: str, classes: int) -> dict[str, Any]:
+    runners: dict[str, Callable[[], dict[str, Any]]] = {
+        "raw": lambda: measure_raw(env, steps, seed),
+        "sample": lambda: measure_sample(env, steps, seed, preset),
+        "sb3": lambda: measure_sb3(env, steps, seed, preset),
+        "ppo": lambda: measure_rating_ppo(env, steps, seed, preset, "ppo", None),
+        # As the paper grid runs it (tune_configs/paper.yaml): the rating service has a
+        # CPU of its own and fits the reward model while the next iteration trains.
+        "ours": lambda: measure_rating_ppo(
+            env, steps, seed, preset, "ours", classes, service_cpus=1.0, schedule=_background()
+        ),
+        # The paper's order of work: each fit blocks training until it is done.
+        "ours_blocking": lambda: measure_rating_ppo(env, steps, seed, preset, "ours", classes),
+    }
+    return runners[kind]()
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("kind", choices=KINDS)
+    p.add_argument("--env", required=True)
+    p.add_argument("--steps", type=int, required=True)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--classes", type=int, default=3)
+    p.add_argument("--preset", default="paper")
+    args = p.parse_args()
+    out = run(args.kind, args.env, args.steps, args.seed, args.preset, args.classes)
+    print("RESULT " + json.dumps(out), flush=True)
+
+
+if __name__ == "__main__":
+    main()

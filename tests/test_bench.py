@@ -1,0 +1,154 @@
+"""bench/throughput.py and bench/fidelity.py: bad input, the goal ratios, tiny real runs.
+
+The real runs use the `small` PPO preset and a few thousand steps: they check
+that every measurement runs and is recorded, not how fast it is.
+"""
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.methods import REWARD_METHODS
+
+BENCH = Path(__file__).resolve().parents[1] / "bench"
+sys.path.insert(0, str(BENCH))
+
+from throughput import goals, summarise  # noqa: E402
+from throughput_runs import KINDS  # noqa: E402
+
+
+def _run(script, *args, timeout=900):
+    return subprocess.run(
+        [sys.executable, str(BENCH / script), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.parametrize(
+    "script, args, names",
+    [
+        ("throughput.py", ["--env", "pong"], ["'pong'", *TASK_NAMES]),
+        ("throughput.py", ["--only", "raw,gpu"], ["'gpu'", *KINDS]),
+        ("throughput.py", ["--repeats", "0"], ["repeats must be >= 1"]),
+        ("throughput.py", ["--preset", "huge"], ["'huge'", "paper", "small"]),
+        ("fidelity.py", ["--envs", "cartpole-balance,pong"], ["'pong'", *TASK_NAMES]),
+        ("fidelity.py", ["--classes", "1"], ["classes must be 2..10"]),
+        ("fidelity.py", ["--stages", "1"], ["stages must be >= 2"]),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(tmp_path, script, args, names):
+    result = _run(script, *args, "--out", str(tmp_path / "never"), timeout=60)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    for name in names:
+        assert name in lines[0]
+    assert not (tmp_path / "never").exists()
+
+
+def _summary(rate: float, gib: float = 1.0) -> dict[str, float]:
+    return summarise([{"steps_per_s": rate, "peak_trial_gib": gib, "peak_total_gib": gib}])
+
+
+def test_goal_ratios_come_from_medians():
+    ppo = summarise(
+        [
+            {"steps_per_s": r, "peak_trial_gib": g, "peak_total_gib": 2 * g}
+            for r, g in ((300, 1.0), (500, 1.5), (400, 1.2))
+        ]
+    )
+    assert ppo["median_steps_per_s"] == 400
+    assert (ppo["min_steps_per_s"], ppo["max_steps_per_s"]) == (300, 500)
+    assert (ppo["peak_trial_gib"], ppo["peak_total_gib"]) == (1.5, 3.0)
+    ratios = goals(
+        {
+            "raw": _summary(1000, 0.1),
+            "sample": _summary(800),
+            "sb3": _summary(200),
+            "ppo": ppo,
+            "ours": _summary(320, 1.8),
+        }
+    )
+    assert ratios["ppo_over_sb3"] == pytest.approx(2.0)
+    assert ratios["ours_over_ppo"] == pytest.approx(0.8)
+    assert ratios["ours_extra_wall"] == pytest.approx(0.25)  # 400/320 - 1
+    assert ratios["sample_over_raw"] == pytest.approx(0.8)
+    assert ratios["peak_trial_gib"] == 1.8  # learners only, not the raw env
+
+
+def test_goals_skip_what_was_not_measured():
+    assert goals({"raw": _summary(1000), "sample": _summary(500)}) == {
+        "sample_over_raw": pytest.approx(0.5)
+    }
+
+
+@pytest.mark.slow
+def test_throughput_records_every_repeat(tmp_path):
+    result = _run(
+        "throughput.py",
+        *("--env", "cartpole-balance", "--preset", "small", "--repeats", "2"),
+        *("--only", "raw,sample,sb3", "--steps", "2000", "--raw-steps", "300"),
+        *("--out", str(tmp_path)),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "throughput_cartpole-balance.json").read_text())
+    assert record["preset"] == "small" and record["machine"]["cores"] >= 1
+    assert list(record["runs"]) == ["raw", "sample", "sb3"]
+    for kind, runs in record["runs"].items():
+        assert len(runs) == 2
+        assert all(r["steps"] >= (300 if kind == "raw" else 2000) for r in runs)
+        assert all(r["steps_per_s"] > 0 and r["peak_trial_gib"] > 0 for r in runs)
+        s = record["summary"][kind]
+        assert s["min_steps_per_s"] <= s["median_steps_per_s"] <= s["max_steps_per_s"]
+    assert set(record["goals"]) == {"sample_over_raw", "peak_trial_gib"}
+    table = (tmp_path / "throughput_cartpole-balance.md").read_text()
+    assert "SB3 PPO" in table and "sample_over_raw" in table
+
+
+@pytest.mark.slow
+def test_throughput_times_ppo_and_ours(tmp_path):
+    result = _run(
+        "throughput.py",
+        *("--env", "cartpole-balance", "--preset", "small", "--repeats", "1"),
+        *("--only", "ppo,ours", "--steps", "2000", "--out", str(tmp_path)),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "throughput_cartpole-balance.json").read_text())
+    for kind in ("ppo", "ours"):
+        (run,) = record["runs"][kind]
+        assert run["steps"] >= 2000
+        assert len(run["iteration_seconds"]) == 2  # 1,000-step iterations of the small preset
+        assert sum(run["iteration_seconds"]) <= run["seconds"]
+    # `ours` relabels every batch (the exploration reward this early); `ppo` does not.
+    assert record["runs"]["ours"][0]["relabel_seconds_per_update"] > 0
+    assert record["runs"]["ppo"][0]["relabel_seconds_per_update"] is None
+    assert record["goals"]["ours_over_ppo"] > 0
+
+
+@pytest.mark.slow
+def test_fidelity_scores_every_method_on_snapshot_segments(tmp_path):
+    result = _run(
+        "fidelity.py",
+        *("--envs", "cartpole-balance", "--ratings", "40", "--heldout", "20"),
+        *("--ppo-steps", "2000", "--stages", "2", "--max-epochs", "2"),
+        *("--out", str(tmp_path)),
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "fidelity.json").read_text())
+    env = record["envs"]["cartpole-balance"]
+    assert sum(env["rated_histogram"]) == 40 and sum(env["heldout_histogram"]) == 20
+    low, high = env["rating_range"]
+    assert low < high
+    assert len(env["stage_mean_returns"]) == 2
+    assert list(env["methods"]) == list(REWARD_METHODS)
+    for scores in env["methods"].values():
+        assert -1 <= scores["pearson"] <= 1 and 0 <= scores["accuracy"] <= 1
+    assert "snapshot 2/2" in result.stdout
+    assert (tmp_path / "fidelity.png").stat().st_size > 0
+    assert "| cartpole-balance |" in (tmp_path / "fidelity.md").read_text()
