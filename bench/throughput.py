@@ -155,7 +155,8 @@ def markdown(env: str, summary: dict[str, dict[str, float]], ratios: dict[str, f
         "| measurement | env steps/s (median) | min..max | peak RSS trial / all (GiB) |",
         "|---|---:|---:|---:|",
     ]
-    for kind, s in summary.items():
+    for kind in (k for k in KINDS if k in summary):
+        s = summary[kind]
         lines.append(
             f"| {LABELS[kind]} | {s['median_steps_per_s']:,.0f} | "
             f"{s['min_steps_per_s']:,.0f}..{s['max_steps_per_s']:,.0f} | "
@@ -163,6 +164,38 @@ def markdown(env: str, summary: dict[str, dict[str, float]], ratios: dict[str, f
         )
     lines += ["", " · ".join(f"{k} {v:.3f}" for k, v in ratios.items())]
     return "\n".join(lines)
+
+
+SETTINGS = ("env", "preset", "steps", "raw_steps", "classes", "seed")
+
+
+def start_record(path: Path, args: argparse.Namespace, kinds: list[str]) -> dict[str, Any]:
+    """The record this run fills in. An earlier record with the same settings keeps
+    its measurements of the kinds not measured now; one with other settings is
+    moved aside (never overwritten)."""
+    record: dict[str, Any] = {
+        **{k: getattr(args, k) for k in SETTINGS},
+        "repeats": args.repeats,
+        "machine": describe_machine(),
+        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
+        "runs": {},
+        "summary": {},
+        "goals": {},
+    }
+    if not path.exists():
+        return record
+    old = json.loads(path.read_text())
+    if all(old.get(k) == record[k] for k in SETTINGS) and old.get("machine") == record["machine"]:
+        kept = {k: v for k, v in old["runs"].items() if k not in kinds}
+        record["runs"] = kept
+        record["summary"] = {k: summarise(v) for k, v in kept.items()}
+        record["goals"] = goals(record["summary"])
+        print(f"keeping the earlier measurements of {', '.join(kept) or 'nothing'} in {path}")
+    else:
+        aside = path.with_name(f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.json")
+        path.rename(aside)
+        print(f"{path} had other settings; moved it to {aside}")
+    return record
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -182,23 +215,10 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "logs").mkdir(exist_ok=True)
     path = args.out / f"throughput_{args.env}.json"
-    record: dict[str, Any] = {
-        "env": args.env,
-        "preset": args.preset,
-        "steps": args.steps,
-        "raw_steps": args.raw_steps,
-        "repeats": args.repeats,
-        "classes": args.classes,
-        "seed": args.seed,
-        "machine": describe_machine(),
-        "started": time.strftime("%Y-%m-%d %H:%M:%S %Z"),
-        "runs": {},
-        "summary": {},
-        "goals": {},
-    }
+    record = start_record(path, args, kinds)
     total, done = len(kinds) * args.repeats, 0
     for kind in kinds:
-        runs = record["runs"].setdefault(kind, [])
+        runs = record["runs"][kind] = []
         for i in range(args.repeats):
             done += 1
             print(f"[{done}/{total}] {LABELS[kind]}, repeat {i + 1}/{args.repeats} ...", flush=True)

@@ -61,6 +61,10 @@ class PPOSettings(BaseModel):
     entropy_coeff: float = Field(0.0, ge=0)
     vf_loss_coeff: float = Field(0.5, ge=0)
     grad_clip: float = Field(0.5, gt=0)
+    # RLlib's PPO adds an adaptive KL penalty and clips the value loss at 10 by
+    # default; the paper's PPO (stable-baselines3, via RbRL/B-Pref) does neither.
+    use_kl_loss: bool = False
+    vf_clip_param: float | None = Field(None, gt=0, description="None: no value-loss clip")
     train_batch_size: int = Field(16_000, ge=1, description="env steps per iteration")
     hidden: tuple[int, ...] = (256, 256, 256)
     activation: str = "tanh"

@@ -17,7 +17,7 @@ from rbrl_ray.methods import REWARD_METHODS
 BENCH = Path(__file__).resolve().parents[1] / "bench"
 sys.path.insert(0, str(BENCH))
 
-from throughput import goals, summarise  # noqa: E402
+from throughput import build_parser, goals, start_record, summarise  # noqa: E402
 from throughput_runs import KINDS  # noqa: E402
 
 
@@ -152,3 +152,51 @@ def test_fidelity_scores_every_method_on_snapshot_segments(tmp_path):
     assert "snapshot 2/2" in result.stdout
     assert (tmp_path / "fidelity.png").stat().st_size > 0
     assert "| cartpole-balance |" in (tmp_path / "fidelity.md").read_text()
+
+
+def test_grid_cost_prices_ppo_and_reward_trials_at_their_own_rates(tmp_path):
+    record = {
+        "env": "cartpole-balance",
+        "machine": {"cores": 2},
+        "summary": {
+            k: {"median_steps_per_s": rate}
+            for k, rate in (("ppo", 400), ("ours", 200), ("sb3", 800))
+        },
+    }
+    path = tmp_path / "throughput_cartpole-balance.json"
+    path.write_text(json.dumps(record))
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "grid_cost.py"), str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 0, result.stderr
+    # paper.yaml: 60 ppo trials and 1,500 reward trials, 4M steps each, 2 cores.
+    ours = (60 * 4e6 / 400 + 1500 * 4e6 / 200) / 3600 * 2
+    sb3 = 1560 * 4e6 / 800 / 3600 * 2
+    assert f"| this project | {ours:,.0f} |" in result.stdout
+    assert f"| SB3 rate | {sb3:,.0f} |" in result.stdout
+    assert "1,560 trials" in result.stdout
+    del record["summary"]["sb3"]
+    path.write_text(json.dumps(record))
+    result = subprocess.run(
+        [sys.executable, str(BENCH / "grid_cost.py"), str(path)], capture_output=True, text=True
+    )
+    assert result.returncode == 2 and "no measurement of sb3" in result.stderr
+
+
+def test_a_partial_rerun_keeps_the_other_measurements_and_never_overwrites(tmp_path):
+    args = build_parser().parse_args(["--out", str(tmp_path), "--only", "ppo"])
+    path = tmp_path / "throughput_cartpole-balance.json"
+    earlier = start_record(path, args, ["raw", "ppo"])
+    run = {"steps_per_s": 100.0, "peak_trial_gib": 1.0, "peak_total_gib": 1.5}
+    earlier["runs"] = {"raw": [run], "ppo": [run]}
+    path.write_text(json.dumps(earlier))
+
+    again = start_record(path, args, ["ppo"])
+    assert list(again["runs"]) == ["raw"]  # ppo is measured anew, raw is kept
+    assert again["summary"]["raw"]["median_steps_per_s"] == 100.0
+
+    other = build_parser().parse_args(["--out", str(tmp_path), "--steps", "128000"])
+    start_record(path, other, ["ppo"])
+    assert not path.exists()  # moved aside, not overwritten
+    (aside,) = tmp_path.glob("throughput_cartpole-balance.*.json")
+    assert json.loads(aside.read_text())["runs"]["ppo"] == [run]

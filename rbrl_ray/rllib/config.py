@@ -50,6 +50,8 @@ def build_config(spec: ExperimentSpec, rating_dir: Path | None = None) -> PPOCon
             entropy_coeff=p.entropy_coeff,
             vf_loss_coeff=p.vf_loss_coeff,
             grad_clip=p.grad_clip,
+            use_kl_loss=p.use_kl_loss,
+            vf_clip_param=float("inf") if p.vf_clip_param is None else p.vf_clip_param,
             train_batch_size_per_learner=p.train_batch_size,
         )
         .rl_module(
