@@ -101,6 +101,13 @@ def bench_env(env: str, args: Any) -> dict[str, Any]:
         f"held-out {out['heldout_histogram']}",
         flush=True,
     )
+    covered = sum(1 for c in out["rated_histogram"] if c > 0)
+    if covered < min(3, n):
+        print(
+            f"  warning: the rated segments cover {covered} of {n} classes; a longer PPO "
+            "run (--ppo-steps) gives the pool more varied behaviour",
+            flush=True,
+        )
     fit_args = SimpleNamespace(max_epochs=args.max_epochs, classes=n, seed=args.seed)
     out["methods"] = {
         m: fit_method(m, fit_args, task.obs_dim, task.act_dim, data) for m in REWARD_METHODS
@@ -140,7 +147,7 @@ def figure(results: dict[str, dict[str, Any]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     envs = list(results)
-    fig, axes = plt.subplots(1, len(COLUMNS), figsize=(5 * len(COLUMNS), 4), sharey=True)
+    fig, axes = plt.subplots(1, len(COLUMNS), figsize=(5 * len(COLUMNS), 4.5), sharey=True)
     width = 0.8 / len(REWARD_METHODS)
     for ax, metric in zip(axes, COLUMNS, strict=True):
         for j, method in enumerate(REWARD_METHODS):
@@ -149,8 +156,9 @@ def figure(results: dict[str, dict[str, Any]], path: Path) -> None:
         ax.set_xticks(np.arange(len(envs)) + 0.4 - width / 2, envs, rotation=30, ha="right")
         ax.set_title(f"held-out {metric}")
         ax.set_ylim(0, 1)
-    axes[0].legend(fontsize=8)
-    fig.tight_layout()
+    handles, labels = axes[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=len(REWARD_METHODS), fontsize=9)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
@@ -160,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
     envs = parse_envs(args.envs)
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "fidelity.json"
+    if path.exists():  # an earlier run's results are kept, never overwritten
+        aside = path.with_name(f"fidelity.{time.strftime('%Y%m%d-%H%M%S')}.json")
+        path.rename(aside)
+        print(f"moved the earlier {path.name} to {aside}")
     record: dict[str, Any] = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "machine": describe_machine(),
