@@ -26,7 +26,7 @@ import numpy as np
 from machine import describe_machine
 from policy_snapshots import snapshot_segments
 
-from rbrl_ray.cli import OneLineParser, UsageError, choice_error, int_in_range, run_main
+from rbrl_ray.cli import OneLineParser, choice_list, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
 from rbrl_ray.methods import REWARD_METHODS
@@ -52,15 +52,8 @@ def build_parser() -> OneLineParser:
 
 
 def parse_envs(text: str) -> list[str]:
-    if text == "all":
-        return list(TASK_NAMES)
-    envs = [e.strip() for e in text.split(",") if e.strip()]
-    for e in envs:
-        if e not in TASK_NAMES:
-            raise choice_error("env", e, ("all", *TASK_NAMES))
-    if not envs:
-        raise UsageError("--envs is empty; allowed: all, " + ", ".join(TASK_NAMES))
-    return envs
+    envs = choice_list(text, ("all", *TASK_NAMES), "env", "--envs")
+    return list(TASK_NAMES) if "all" in envs else envs
 
 
 def bench_env(env: str, args: Any) -> dict[str, Any]:

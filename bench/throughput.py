@@ -27,7 +27,7 @@ from machine import describe_machine
 from peak_memory import PeakMemoryMonitor
 from throughput_runs import KINDS
 
-from rbrl_ray.cli import OneLineParser, choice_error, int_in_range, run_main
+from rbrl_ray.cli import OneLineParser, choice_error, choice_list, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS
 
@@ -76,10 +76,7 @@ def build_parser() -> OneLineParser:
 
 
 def parse_kinds(text: str) -> list[str]:
-    kinds = [k.strip() for k in text.split(",") if k.strip()]
-    for k in kinds:
-        if k not in KINDS:
-            raise choice_error("measurement", k, KINDS)
+    kinds = choice_list(text, KINDS, "measurement", "--only")
     return [k for k in KINDS if k in kinds]
 
 

@@ -37,6 +37,19 @@ def int_in_range(what: str, low: int, high: int | None = None) -> Callable[[str]
     return parse
 
 
+def choice_list(text: str, allowed: Iterable[str], what: str, flag: str) -> list[str]:
+    """A comma-separated list of `allowed` values, in the given order; UsageError
+    naming the first unknown one, or an empty list, with the allowed values."""
+    allowed = tuple(allowed)
+    chosen = [c.strip() for c in text.split(",") if c.strip()]
+    for c in chosen:
+        if c not in allowed:
+            raise choice_error(what, c, allowed)
+    if not chosen:
+        raise UsageError(f"{flag} is empty; allowed: " + ", ".join(allowed))
+    return chosen
+
+
 class OneLineParser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are a single line and exit code 2."""
 

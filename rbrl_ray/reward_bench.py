@@ -23,7 +23,7 @@ from rbrl_ray.cli import (
     OneLineParser,
     UsageError,
     add_noise_argument,
-    choice_error,
+    choice_list,
     int_in_range,
     run_main,
 )
@@ -54,13 +54,7 @@ def build_parser() -> OneLineParser:
 
 
 def parse_methods(text: str) -> list[str]:
-    methods = [m.strip() for m in text.split(",") if m.strip()]
-    for m in methods:
-        if m not in REWARD_METHODS:
-            raise choice_error("method", m, REWARD_METHODS)
-    if not methods:
-        raise UsageError("--methods is empty; allowed: " + ", ".join(REWARD_METHODS))
-    return methods
+    return choice_list(text, REWARD_METHODS, "method", "--methods")
 
 
 def rate_until(
