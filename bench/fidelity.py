@@ -19,18 +19,18 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from types import SimpleNamespace
 from typing import Any
 
 import numpy as np
-from machine import describe_machine
-from policy_snapshots import snapshot_segments
 
+from bench.machine import describe_machine
+from bench.policy_snapshots import snapshot_segments
 from rbrl_ray.cli import OneLineParser, choice_list, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
 from rbrl_ray.methods import REWARD_METHODS
-from rbrl_ray.reward_bench import fit_method, histogram
+from rbrl_ray.reward_bench.cli import fit_method, histogram
+from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES
 
 PROG = "bench/fidelity.py"
 HERE = Path(__file__).resolve().parent
@@ -40,7 +40,7 @@ COLUMNS = ("pearson", "spearman", "accuracy")
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--envs", default="all", help=f"'all' or comma-separated: {TASK_NAMES}")
-    p.add_argument("--classes", type=int_in_range("classes", 2, 10), default=3)
+    p.add_argument("--classes", type=int_in_range("classes", MIN_CLASSES, MAX_CLASSES), default=3)
     p.add_argument("--ratings", type=int_in_range("ratings", 2), default=1000)
     p.add_argument("--heldout", type=int_in_range("heldout", 2), default=500)
     p.add_argument("--ppo-steps", type=int_in_range("ppo-steps", 0), default=60_000)
@@ -101,10 +101,8 @@ def bench_env(env: str, args: Any) -> dict[str, Any]:
             "run (--ppo-steps) gives the pool more varied behaviour",
             flush=True,
         )
-    fit_args = SimpleNamespace(max_epochs=args.max_epochs, classes=n, seed=args.seed)
-    out["methods"] = {
-        m: fit_method(m, fit_args, task.obs_dim, task.act_dim, data) for m in REWARD_METHODS
-    }
+    fit = dict(classes=n, max_epochs=args.max_epochs, seed=args.seed)
+    out["methods"] = {m: fit_method(m, data, task, **fit) for m in REWARD_METHODS}
     return out
 
 

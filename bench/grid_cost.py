@@ -17,7 +17,7 @@ import statistics
 import sys
 from pathlib import Path
 
-from rbrl_ray.sweep_config import expand, load_sweep
+from rbrl_ray.sweep.grid import expand, load_sweep
 
 HERE = Path(__file__).resolve().parent
 PAPER = HERE.parent / "tune_configs" / "paper.yaml"

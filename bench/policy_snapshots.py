@@ -14,10 +14,11 @@ from pathlib import Path
 
 import numpy as np
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH, Segments
-from rbrl_ray.rllib.config import build_config
 from rbrl_ray.rllib.episodes import segments_from_episodes
+from rbrl_ray.rllib.ppo import RatingPPOConfig
 
 
 def _sample_segments(algo, count: int, rng: np.random.Generator) -> Segments:
@@ -48,7 +49,7 @@ def snapshot_segments(
     # No remote EnvRunner: the algorithm's local one trains and takes the snapshots.
     ppo = PPO_PRESETS[preset].model_copy(update={"num_env_runners": 0})
     spec = ExperimentSpec(env=env, method="ppo", seed=seed, timesteps=ppo_steps, ppo=ppo)
-    algo = build_config(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
+    algo = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
     rng = np.random.default_rng(seed)
     marks = np.linspace(0, ppo_steps, stages).astype(int)
     parts, stage_of, steps = [], [], 0
@@ -56,7 +57,7 @@ def snapshot_segments(
         for stage, mark in enumerate(marks):
             while steps < mark:
                 result = algo.train()
-                steps = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
+                steps = int(m.under_env_runners(result, m.STEPS_KEY))
             part = _sample_segments(algo, per_stage, rng)
             parts.append(part)
             stage_of.append(np.full(len(part), stage))

@@ -23,13 +23,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-from machine import describe_machine
-from peak_memory import PeakMemoryMonitor
-from throughput_runs import KINDS
-
+from bench.machine import describe_machine
+from bench.peak_memory import PeakMemoryMonitor
+from bench.throughput_runs import KINDS
 from rbrl_ray.cli import OneLineParser, choice_error, choice_list, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS
+from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES
 
 PROG = "bench/throughput.py"
 HERE = Path(__file__).resolve().parent
@@ -66,7 +66,7 @@ def build_parser() -> OneLineParser:
         default="paper",
         help="PPO settings for every learner: paper (default) or small (a quick check)",
     )
-    p.add_argument("--classes", type=int_in_range("classes", 2, 10), default=3)
+    p.add_argument("--classes", type=int_in_range("classes", MIN_CLASSES, MAX_CLASSES), default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--only", default=",".join(DEFAULT_KINDS), help=f"comma-separated: {', '.join(KINDS)}"

@@ -18,6 +18,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rbrl_ray import metric_names as m
+
 KINDS = ("raw", "sample", "sb3", "ppo", "ours", "ours_blocking")
 
 
@@ -62,11 +64,12 @@ def measure_sample(env: str, steps: int, seed: int, preset: str) -> dict[str, An
     import torch
     from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
-    from rbrl_ray.rllib.config import build_config
+    from rbrl_ray.rllib.ppo import RatingPPOConfig
 
     torch.set_num_threads(1)  # as in a 1-CPU EnvRunner actor, where Ray sets OMP_NUM_THREADS=1
     spec = _spec(env, "ppo", None, steps, seed, preset)
-    config = build_config(spec, rating_dir=Path(tempfile.mkdtemp())).env_runners(num_env_runners=0)
+    config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))
+    config.env_runners(num_env_runners=0)
     runner = SingleAgentEnvRunner(config=config)
     runner.sample(num_timesteps=spec.ppo.envs_per_runner * 10)  # warm-up: env and module built
     done, start = 0, time.perf_counter()
@@ -78,38 +81,10 @@ def measure_sample(env: str, steps: int, seed: int, preset: str) -> dict[str, An
 
 def measure_sb3(env: str, steps: int, seed: int, preset: str) -> dict[str, Any]:
     """SB3 PPO with the same rollout size, minibatch, epochs, nets and obs normalisation."""
-    import torch
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
-
-    from rbrl_ray.envs import make_env
+    from bench.sb3_baseline import sb3_ppo
     from rbrl_ray.experiment import PPO_PRESETS
 
-    p = PPO_PRESETS[preset]
-    vec = make_vec_env(lambda: make_env({"env": env}), n_envs=p.envs_per_runner, seed=seed)
-    vec = VecNormalize(vec, norm_obs=True, norm_reward=False)  # as our MeanStdFilter
-    model = PPO(
-        "MlpPolicy",
-        vec,
-        seed=seed,
-        device="cpu",
-        verbose=0,
-        n_steps=p.train_batch_size // p.envs_per_runner,
-        batch_size=p.minibatch_size,
-        n_epochs=p.num_epochs,
-        learning_rate=p.lr,
-        clip_range=p.clip_param,
-        gamma=p.gamma,
-        gae_lambda=p.lambda_,
-        ent_coef=p.entropy_coeff,
-        vf_coef=p.vf_loss_coeff,
-        max_grad_norm=p.grad_clip,
-        policy_kwargs={
-            "net_arch": {"pi": list(p.hidden), "vf": list(p.hidden)},
-            "activation_fn": torch.nn.Tanh,
-        },
-    )
+    model = sb3_ppo(env, seed, PPO_PRESETS[preset])
     start = time.perf_counter()
     model.learn(total_timesteps=steps)
     return {"steps": int(model.num_timesteps), "seconds": time.perf_counter() - start}
@@ -123,21 +98,21 @@ def measure_rating_ppo(
 
     import ray
 
-    from rbrl_ray.rllib.config import build_config
+    from rbrl_ray.rllib.ppo import RatingPPOConfig
 
     spec = _spec(env, method, classes, steps, seed, preset, **extra)
     ray.init(include_dashboard=False, log_to_driver=False)
-    algo = build_config(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
+    algo = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
     done, fit_seconds, version, iterations = 0, 0.0, 0, []
     start = time.perf_counter()
     while done < steps:
         t0 = time.perf_counter()
         result = algo.train()
         iterations.append(time.perf_counter() - t0)
-        done = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
-        if result.get("reward_model/version", 0) != version:  # a fit ran after this iteration
-            version = result["reward_model/version"]
-            fit_seconds += result["reward_model/fit_seconds"]
+        done = int(m.under_env_runners(result, m.STEPS_KEY))
+        if result.get(m.RM_VERSION, 0) != version:  # a fit ran after this iteration
+            version = result[m.RM_VERSION]
+            fit_seconds += result[m.RM_FIT_SECONDS]
     seconds = time.perf_counter() - start
     learner = result["learners"]["__all_modules__"]["learner_connector"]["timers"]["connectors"]
     algo.stop()
@@ -148,7 +123,7 @@ def measure_rating_ppo(
         "iteration_seconds": iterations,
         "fit_seconds": fit_seconds,
         "relabel_seconds_per_update": learner.get("reward_relabeller"),
-        "ratings": int(result.get("rating/num_ratings", 0)),
+        "ratings": int(result.get(m.NUM_RATINGS, 0)),
     }
 
 

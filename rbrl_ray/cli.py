@@ -11,9 +11,11 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
+from rbrl_ray.validation import ConfigError
 
-class UsageError(Exception):
-    """Bad user input; its message is the one line the user sees."""
+
+class UsageError(ConfigError):
+    """Bad command-line input; its message is the one line the user sees."""
 
 
 def choice_error(what: str, value: object, allowed: Iterable[object]) -> UsageError:
@@ -69,10 +71,11 @@ def add_noise_argument(parser: argparse.ArgumentParser) -> None:
 
 
 def run_main(main: Callable[[list[str] | None], int], prog: str) -> NoReturn:
-    """Run a CLI main, turning UsageError into one line on stderr and exit 2."""
+    """Run a CLI main, turning a ConfigError (UsageError included) into one line on
+    stderr and exit 2."""
     try:
         code = main(None)
-    except UsageError as err:
+    except ConfigError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         code = 2
     sys.exit(code)

@@ -15,7 +15,7 @@ from typing import Any
 import gymnasium as gym
 import numpy as np
 
-from rbrl_ray.cli import choice_error
+from rbrl_ray.validation import known
 
 EPISODE_LENGTH = 1000
 
@@ -49,11 +49,8 @@ TASK_NAMES: tuple[str, ...] = tuple(TASKS)
 
 
 def get_task(name: str) -> Task:
-    """The task called `name`, or a UsageError listing the six."""
-    try:
-        return TASKS[name]
-    except KeyError:
-        raise choice_error("env", name, TASK_NAMES) from None
+    """The task called `name`, or a ConfigError listing the six."""
+    return TASKS[known(name, TASK_NAMES, "env")]
 
 
 RAW_OBS_KEY = "raw_obs"

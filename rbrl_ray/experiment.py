@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.feedback.rater import RaterConfig, RaterNoise
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH
 from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
-from rbrl_ray.validation import known
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, ClassCount, StrictModel, error_line, known
 
 
-class RatingSchedule(BaseModel):
+class RatingSchedule(StrictModel):
     """When segments go to the rater (paper: 200 every 20k steps until 2,000)."""
-
-    model_config = _STRICT
 
     explore_steps: int = Field(32_000, ge=0, description="intrinsic-reward steps before query 1")
     every: int = Field(20_000, gt=0, description="env steps between queries")
@@ -47,30 +44,50 @@ class RatingSchedule(BaseModel):
         return self.explore_steps + index * self.every
 
 
-class PPOSettings(BaseModel):
-    """PPO hyperparameters; defaults are the paper's (Appendix A, B-Pref/RbRL scripts)."""
+class PPOSettings(StrictModel):
+    """PPO as the paper runs it; every default is the paper's.
 
-    model_config = _STRICT
+    Where each comes from: the paper's Appendix A gives lr, clip, γ, λ, epochs,
+    minibatch, entropy and the 3×256 tanh nets; the public RbRL / B-Pref scripts it
+    came from give the vf coefficient, grad clip, observation normalisation and
+    the rollout (16k steps per update). Their PPO is stable-baselines3's, so what
+    Appendix A leaves unsaid is SB3's default: no KL penalty, no value-loss clip,
+    and the policy parameterisation below (free_log_std, init, adam_eps).
+    """
 
-    lr: float = Field(5e-5, gt=0)
-    clip_param: float = Field(0.4, gt=0)
-    gamma: float = Field(0.99, gt=0, le=1)
-    lambda_: float = Field(0.92, ge=0, le=1)
-    num_epochs: int = Field(20, ge=1)
-    minibatch_size: int = Field(128, ge=1)
-    entropy_coeff: float = Field(0.0, ge=0)
-    vf_loss_coeff: float = Field(0.5, ge=0)
-    grad_clip: float = Field(0.5, gt=0)
+    lr: float = Field(5e-5, gt=0, description="Adam learning rate (App. A)")
+    clip_param: float = Field(0.4, gt=0, description="PPO ratio clip ε (App. A)")
+    gamma: float = Field(0.99, gt=0, le=1, description="discount (App. A)")
+    lambda_: float = Field(0.92, ge=0, le=1, description="GAE λ (App. A)")
+    num_epochs: int = Field(20, ge=1, description="passes over each rollout (App. A)")
+    minibatch_size: int = Field(128, ge=1, description="rows per gradient step (App. A)")
+    entropy_coeff: float = Field(0.0, ge=0, description="entropy bonus (App. A)")
+    vf_loss_coeff: float = Field(0.5, ge=0, description="value-loss weight (SB3 default)")
+    grad_clip: float = Field(0.5, gt=0, description="global grad-norm clip (SB3 default)")
     # RLlib's PPO adds an adaptive KL penalty and clips the value loss at 10 by
     # default; the paper's PPO (stable-baselines3, via RbRL/B-Pref) does neither.
     use_kl_loss: bool = False
     vf_clip_param: float | None = Field(None, gt=0, description="None: no value-loss clip")
     train_batch_size: int = Field(16_000, ge=1, description="env steps per iteration")
-    hidden: tuple[int, ...] = (256, 256, 256)
-    activation: str = "tanh"
-    normalize_observations: bool = True
-    num_env_runners: int = Field(1, ge=0)
-    envs_per_runner: int = Field(8, ge=1)
+    hidden: tuple[int, ...] = Field((256, 256, 256), description="pi and vf nets each (App. A)")
+    activation: str = Field("tanh", description="hidden activation (App. A)")
+    # The policy's parameterisation, as SB3's MlpPolicy (the paper's PPO) has it;
+    # RLlib's defaults differ, and without its KL penalty they did not learn
+    # (BENCHMARKS.md, "Learning parity"; rbrl_ray/rllib/policy_net.py).
+    free_log_std: bool = Field(
+        True,
+        description="True: one state-independent log-std per action dim, starting at 0 "
+        "(SB3); False: the policy net outputs it per state (RLlib's default)",
+    )
+    init: Literal["orthogonal", "torch"] = Field(
+        "orthogonal",
+        description="orthogonal: SB3's ortho_init (gain √2 hidden, 0.01 policy output, "
+        "1 value output, zero biases); torch: torch's Linear default (RLlib's)",
+    )
+    adam_eps: float = Field(1e-5, gt=0, description="Adam's epsilon (SB3 sets 1e-5; torch 1e-8)")
+    normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
+    num_env_runners: int = Field(1, ge=0, description="sampling processes (not learning)")
+    envs_per_runner: int = Field(8, ge=1, description="vectorised envs per runner")
 
 
 #: Named PPO presets. "small" is for tests and laptops: the same machinery with
@@ -88,14 +105,12 @@ PPO_PRESETS: dict[str, PPOSettings] = {
 }
 
 
-class ExperimentSpec(BaseModel):
+class ExperimentSpec(StrictModel):
     """Everything that defines one trial."""
-
-    model_config = _STRICT
 
     env: str
     method: str
-    classes: int | None = Field(None, ge=2, le=10)
+    classes: ClassCount | None = None
     seed: int = 0
     timesteps: int = Field(4_000_000, gt=0)
     schedule: RatingSchedule = RatingSchedule()
@@ -119,12 +134,17 @@ class ExperimentSpec(BaseModel):
     @model_validator(mode="after")
     def _classes_match_method(self) -> ExperimentSpec:
         if self.method in REWARD_METHODS and self.classes is None:
-            raise ValueError(f"method {self.method!r} learns from ratings: give classes (2..10)")
+            raise ValueError(
+                f"method {self.method!r} learns from ratings: give classes "
+                f"({MIN_CLASSES}..{MAX_CLASSES})"
+            )
         if self.method == "ppo" and self.classes is not None:
             raise ValueError("method 'ppo' trains on the env reward and takes no classes")
-        low, high = self.rating_range
-        if not high > low:
-            raise ValueError(f"rating_range needs high > low, got [{low}, {high}]")
+        if self.learns_reward:
+            try:
+                self.rater_config()  # the rater checks its own settings (the rating range)
+            except ValidationError as err:
+                raise ValueError(error_line(err)) from None
         return self
 
     @property

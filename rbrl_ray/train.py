@@ -4,7 +4,9 @@
         --timesteps 100000 --out DIR
     python -m rbrl_ray.train --resume DIR [--timesteps MORE]
 
-DIR receives spec.json, checkpoint/, ratings/, progress.csv and result.json.
+DIR receives spec.json, checkpoint/, ratings/, progress.csv (a row per iteration) and
+summary.json (the trial's summary; trials from before it was named so have result.json,
+which --resume still reads).
 """
 
 from __future__ import annotations
@@ -21,22 +23,28 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.cli import OneLineParser, UsageError, add_noise_argument, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.rater import parse_noise
 from rbrl_ray.methods import ALL_METHODS
-from rbrl_ray.validation import error_line
+from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, error_line
 
 PROG = "rbrl_ray.train"
-SPEC_FILE, RESULT_FILE, CHECKPOINT_DIR = "spec.json", "result.json", "checkpoint"
+SPEC_FILE, SUMMARY_FILE, CHECKPOINT_DIR = "spec.json", "summary.json", "checkpoint"
+LEGACY_SUMMARY_FILE = "result.json"  # train's summary before it had a name of its own
 
 
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--env", help=f"one of: {', '.join(TASK_NAMES)}")
     p.add_argument("--method", help=f"one of: {', '.join(ALL_METHODS)}")
-    p.add_argument("--classes", type=int, help="rating classes, 2..10 (reward methods only)")
+    p.add_argument(
+        "--classes",
+        type=int,
+        help=f"rating classes, {MIN_CLASSES}..{MAX_CLASSES} (reward methods only)",
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timesteps", type=int_in_range("timesteps", 1), help="total env steps")
     p.add_argument("--out", type=Path, help="trial directory")
@@ -124,16 +132,15 @@ def load_resume(args: argparse.Namespace) -> tuple[ExperimentSpec, Path]:
 
 
 def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str:
-    runners = result.get("env_runners", {})
     parts = [
-        f"iter {result['training_iteration']:>4}",
-        f"steps {int(runners.get('num_env_steps_sampled_lifetime', 0)):>9,}",
-        f"true return {runners.get('episode_return_mean', math.nan):7.1f}",
+        f"iter {result[m.ITERATION]:>4}",
+        f"steps {int(m.under_env_runners(result, m.STEPS_KEY, 0)):>9,}",
+        f"true return {m.under_env_runners(result, m.RETURN_KEY, math.nan):7.1f}",
     ]
-    if "rating/num_ratings" in result:
-        parts.append(f"ratings {result['rating/num_ratings']:>5}")
-        parts.append(f"rm acc {result.get('reward_model/accuracy', math.nan):5.3f}")
-        parts.append(f"r̂~r {result.get('reward_model/pearson_true', math.nan):+5.2f}")
+    if m.NUM_RATINGS in result:
+        parts.append(f"ratings {result[m.NUM_RATINGS]:>5}")
+        parts.append(f"rm acc {result.get(m.RM_ACCURACY, math.nan):5.3f}")
+        parts.append(f"r̂~r {result.get(m.PEARSON_TRUE, math.nan):+5.2f}")
     parts.append(f"{steps_here / max(elapsed, 1e-9):6.0f} steps/s")
     return " | ".join(parts)
 
@@ -162,12 +169,12 @@ def result_summary(
         "method": spec.method,
         "classes": spec.classes,
         "seed": spec.seed,
-        "timesteps_total": int(result["env_runners"]["num_env_steps_sampled_lifetime"]),
+        "timesteps_total": int(m.under_env_runners(result, m.STEPS_KEY)),
         "true_return_mean": returns[-1] if returns else None,
-        "ratings": result.get("rating/num_ratings", 0),
+        "ratings": result.get(m.NUM_RATINGS, 0),
         "reward_model": {
-            key: result.get(f"reward_model/{key}")
-            for key in ("accuracy", "pearson_true", "sigma_cls", "sigma_reg", "version")
+            metric.split("/", 1)[1]: result.get(metric)
+            for metric in (m.RM_ACCURACY, m.PEARSON_TRUE, m.SIGMA_CLS, m.SIGMA_REG, m.RM_VERSION)
         },
         "env_steps_per_s": round(steps_per_s, 1),
         "curve": curve,
@@ -177,11 +184,10 @@ def result_summary(
 def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) -> dict[str, Any]:
     import ray
 
-    from rbrl_ray.rllib.algorithm import RatingPPO
-    from rbrl_ray.rllib.config import build_config
+    from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
 
     ray.init(ignore_reinit_error=True, include_dashboard=False)
-    config = build_config(spec, rating_dir=(out / "ratings").resolve())
+    config = RatingPPOConfig.from_spec(spec, rating_dir=(out / "ratings").resolve())
     if resume:
         algo = RatingPPO.from_checkpoint(str((out / CHECKPOINT_DIR).resolve()))
     else:
@@ -189,31 +195,33 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
     (out / SPEC_FILE).write_text(spec.model_dump_json(indent=2))
     progress_path = out / "progress.csv"
     curve: list[dict[str, float]] = []
-    if resume and (out / RESULT_FILE).is_file():
-        curve = json.loads((out / RESULT_FILE).read_text()).get("curve", [])
+    summaries = (out / SUMMARY_FILE, out / LEGACY_SUMMARY_FILE)
+    earlier = next((f for f in summaries if f.is_file()), None)
+    if resume and earlier is not None:
+        curve = json.loads(earlier.read_text()).get("curve", [])
     start, first_steps, result = time.perf_counter(), None, {}
     try:
         while True:
             result = algo.train()
-            steps = int(result["env_runners"]["num_env_steps_sampled_lifetime"])
+            steps = int(m.under_env_runners(result, m.STEPS_KEY))
             if first_steps is None:
-                first_steps = steps - int(result["env_runners"].get("num_env_steps_sampled", 0))
+                first_steps = steps - int(m.under_env_runners(result, m.STEPS_THIS_ITER_KEY, 0))
             elapsed = time.perf_counter() - start
             print(summary_line(result, elapsed, steps - first_steps), flush=True)
             point = {
                 "steps": steps,
-                "true_return": float(result["env_runners"].get("episode_return_mean", math.nan)),
+                "true_return": float(m.under_env_runners(result, m.RETURN_KEY, math.nan)),
             }
             curve.append(point)
             _append_progress(progress_path, result, point)
             done = steps >= spec.timesteps
-            if done or result["training_iteration"] % checkpoint_every == 0:
+            if done or result[m.ITERATION] % checkpoint_every == 0:
                 save_checkpoint(algo, out)
             if done:
                 break
         steps_per_s = (steps - first_steps) / (time.perf_counter() - start)
         summary = result_summary(spec, result, steps_per_s, curve)
-        (out / RESULT_FILE).write_text(json.dumps(summary, indent=2, default=float))
+        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
         return summary
     finally:
         algo.stop()
@@ -223,21 +231,21 @@ PROGRESS_COLUMNS = (
     "iteration",
     "steps",
     "true_return",
-    "rating/num_ratings",
-    "reward_model/version",
-    "reward_model/accuracy",
-    "reward_model/pearson_true",
-    "reward_model/sigma_cls",
-    "reward_model/sigma_reg",
-    "reward_model/fit_epochs",
-    "reward_model/fit_seconds",
+    m.NUM_RATINGS,
+    m.RM_VERSION,
+    m.RM_ACCURACY,
+    m.PEARSON_TRUE,
+    m.SIGMA_CLS,
+    m.SIGMA_REG,
+    m.RM_FIT_EPOCHS,
+    m.RM_FIT_SECONDS,
 )
 
 
 def _append_progress(path: Path, result: dict[str, Any], point: dict[str, float]) -> None:
     """One row per iteration under fixed columns (blank where a value does not exist yet,
     e.g. reward-model figures before the first fit)."""
-    row = {**result, **point, "iteration": result["training_iteration"]}
+    row = {**result, **point, "iteration": result[m.ITERATION]}
     new = not path.exists()
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=PROGRESS_COLUMNS, extrasaction="ignore")
@@ -264,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"done: {summary['timesteps_total']:,} steps, true return {summary['true_return_mean']}, "
         f"ratings {summary['ratings']}, rm accuracy {rm['accuracy']}, pearson_true "
-        f"{rm['pearson_true']}, {summary['env_steps_per_s']} env steps/s -> {out / RESULT_FILE}"
+        f"{rm['pearson_true']}, {summary['env_steps_per_s']} env steps/s -> {out / SUMMARY_FILE}"
     )
     return 0
 

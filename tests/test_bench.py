@@ -11,14 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bench.learning_runs import KINDS as LEARNING_KINDS
+from bench.throughput import build_parser, goals, start_record, summarise
+from bench.throughput_runs import KINDS
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.methods import REWARD_METHODS
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
-sys.path.insert(0, str(BENCH))
-
-from throughput import build_parser, goals, start_record, summarise  # noqa: E402
-from throughput_runs import KINDS  # noqa: E402
 
 
 def _run(script, *args, timeout=900):
@@ -40,6 +39,12 @@ def _run(script, *args, timeout=900):
         ("fidelity.py", ["--envs", "cartpole-balance,pong"], ["'pong'", *TASK_NAMES]),
         ("fidelity.py", ["--classes", "1"], ["classes must be 2..10"]),
         ("fidelity.py", ["--stages", "1"], ["stages must be >= 2"]),
+        ("learning.py", ["--env", "pong"], ["'pong'", *TASK_NAMES]),
+        ("learning.py", ["--kinds", "ppo,a2c"], ["'a2c'", *LEARNING_KINDS]),
+        ("learning.py", ["--seeds", "0,x"], ["--seeds", "'0,x'"]),
+        ("learning.py", ["--ppo", "lr=-1"], ["lr", "greater than 0"]),
+        ("learning.py", ["--ppo", "init=xavier"], ["init", "'orthogonal'", "'torch'"]),
+        ("learning.py", ["--ppo", "kl=1"], ["'kl=1'", "free_log_std", "adam_eps"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, script, args, names):
@@ -200,3 +205,34 @@ def test_a_partial_rerun_keeps_the_other_measurements_and_never_overwrites(tmp_p
     assert not path.exists()  # moved aside, not overwritten
     (aside,) = tmp_path.glob("throughput_cartpole-balance.*.json")
     assert json.loads(aside.read_text())["runs"]["ppo"] == [run]
+
+
+@pytest.mark.slow
+def test_learning_records_curves_of_both_implementations_and_skips_finished_runs(tmp_path):
+    args = (
+        *("--env", "cartpole-balance", "--preset", "small", "--steps", "2000"),
+        *("--seeds", "0,1", "--kinds", "ppo,sb3", "--jobs", "2", "--target", "1000"),
+        *("--name", "tiny", "--out", str(tmp_path)),
+    )
+    result = _run("learning.py", *args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "learning_tiny.json").read_text(), parse_constant=_no_nan)
+    assert sorted(record["runs"]) == ["ppo/0", "ppo/1", "sb3/0", "sb3/1"]
+    assert record["settings"]["ppo"]["free_log_std"] is True
+    for run in record["runs"].values():
+        assert run["steps"] >= 2000
+        steps = [point["steps"] for point in run["curve"]]
+        assert steps == sorted(steps) and steps[-1] == run["steps"]
+        # 1,000-step episodes from 2 envs: every second 1,000-step iteration ends two
+        assert any(point["return"] is not None for point in run["curve"])
+    table = (tmp_path / "learning_tiny.md").read_text()
+    assert "SB3 PPO" in table and "every ppo seed's final ≥ 1000: NO" in table
+    assert (tmp_path / "learning_tiny.png").stat().st_size > 0
+
+    again = _run("learning.py", *args)
+    assert again.returncode == 0 and "0 runs to do, 4 already in" in again.stdout
+    assert json.loads((tmp_path / "learning_tiny.json").read_text())["runs"] == record["runs"]
+
+
+def _no_nan(name):
+    raise ValueError(f"not strict JSON: {name}")

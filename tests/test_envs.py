@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from rbrl_ray.cli import UsageError
 from rbrl_ray.envs import TASK_NAMES, TASKS, get_task, make_env
+from rbrl_ray.validation import ConfigError
 
 
 @pytest.mark.parametrize("name", TASK_NAMES)
@@ -32,7 +32,7 @@ def test_episode_is_truncated_after_1000_steps():
 
 
 def test_unknown_env_names_the_six():
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(ConfigError) as err:
         get_task("cartpole-swingup")
     message = str(err.value)
     assert "cartpole-swingup" in message

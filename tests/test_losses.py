@@ -1,4 +1,4 @@
-"""The reward-learning math of DESIGN.md, checked against hand-computed values."""
+"""The reward-learning math of docs/design.md, checked against hand-computed values."""
 
 import math
 

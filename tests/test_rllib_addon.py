@@ -11,8 +11,8 @@ import torch
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.store import RatedStore, lineages, load_latest
 from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
-from rbrl_ray.rllib.algorithm import SERVICE_ATTR, RatingPPO
-from rbrl_ray.rllib.config import build_config
+from rbrl_ray.rllib.keys import SERVICE_ATTR
+from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
 from rbrl_ray.rllib.service import EXPLORE, MODEL
 from tests.rllib_probe import ProbedPPOLearner, ProbedRatingLearner, on_learner
 
@@ -37,7 +37,7 @@ def tiny_spec(method, env_runners=0, **schedule):
 
 
 def build(spec, tmp_path, learner_class=None):
-    config = build_config(spec, rating_dir=tmp_path / "ratings")
+    config = RatingPPOConfig.from_spec(spec, rating_dir=tmp_path / "ratings")
     if learner_class is not None:
         config.learners(learner_class=learner_class)
     return config.build_algo()

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from rbrl_ray.cli import UsageError
-from rbrl_ray.sweep_config import dedup_note, expand, load_sweep
+from rbrl_ray.sweep.grid import dedup_note, expand, load_sweep
+from rbrl_ray.validation import ConfigError
 
 CONFIGS = Path(__file__).resolve().parent.parent / "tune_configs"
 
@@ -75,7 +75,7 @@ def test_bad_sweep_yaml_names_file_key_and_allowed_values(tmp_path, text, expect
     path = tmp_path / "bad.yaml"
     path.write_text(text)
     (tmp_path / "envs.yaml").write_text("{}\n")
-    with pytest.raises(UsageError) as err:
+    with pytest.raises(ConfigError) as err:
         sweep, settings = load_sweep(path)
         expand(sweep, settings, str(path))
     message = str(err.value)
@@ -86,7 +86,7 @@ def test_bad_sweep_yaml_names_file_key_and_allowed_values(tmp_path, text, expect
 def test_bad_env_settings_name_the_env_file(tmp_path):
     (tmp_path / "envs.yaml").write_text("walker-walk:\n  rating_rnge: [0, 1]\n")
     (tmp_path / "s.yaml").write_text(GOOD)
-    with pytest.raises(UsageError, match=r"envs.yaml: walker-walk.*unknown key 'rating_rnge'"):
+    with pytest.raises(ConfigError, match=r"envs.yaml: walker-walk.*unknown key 'rating_rnge'"):
         load_sweep(tmp_path / "s.yaml")
 
 

@@ -88,7 +88,7 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     first = _train(*BASE[:-1], "2000", "--out", str(out), *SMALL)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "iter    2 | steps     2,000" in first.stdout and "ratings" in first.stdout
-    result = json.loads((out / "result.json").read_text())
+    result = json.loads((out / "summary.json").read_text())
     assert result["env"] == "cartpole-balance" and result["method"] == "ours"
     assert result["classes"] == 3 and result["seed"] == 0
     assert result["timesteps_total"] == 2000 and result["env_steps_per_s"] > 0
@@ -109,7 +109,7 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     again = _train("--resume", str(out), "--timesteps", "3000")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "iter    3 | steps     3,000" in again.stdout
-    resumed = json.loads((out / "result.json").read_text())
+    resumed = json.loads((out / "summary.json").read_text())
     assert resumed["timesteps_total"] == 3000 and resumed["ratings"] == 30  # + query at 2500
     assert len(resumed["curve"]) == 3
     older, current = lineages(out / "ratings")
@@ -142,7 +142,7 @@ def test_ppo_with_classes_says_it_ignores_them(tmp_path):
     )
     assert run.returncode == 0, run.stderr[-3000:]
     assert "method 'ppo' trains on the env reward and ignores --classes" in run.stderr
-    result = json.loads((out / "result.json").read_text())
+    result = json.loads((out / "summary.json").read_text())
     assert result["method"] == "ppo" and result["classes"] is None and result["ratings"] == 0
 
 

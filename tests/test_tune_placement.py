@@ -7,9 +7,8 @@ import ray
 from ray import tune
 
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
-from rbrl_ray.rllib.algorithm import RatingPPO
-from rbrl_ray.rllib.config import build_config
-from rbrl_ray.rllib.relabel import SPEC_KEY
+from rbrl_ray.rllib.keys import SPEC_KEY
+from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
 
 pytestmark = pytest.mark.slow
 
@@ -26,14 +25,14 @@ def test_service_bundle_is_reserved_and_used(ray_local, tmp_path):
         reward_model={"max_epochs": 2, "hidden": 32, "layers": 1},
         schedule={"explore_steps": 0, "every": 1000, "per_query": 10, "total": 10},
     )
-    config = build_config(spec)
+    config = RatingPPOConfig.from_spec(spec)
     bundles = RatingPPO.default_resource_request(config).bundles
     assert bundles[-1] == {"CPU": 1.0}  # the service's own bundle, after RLlib's
     assert (
         len(bundles)
         == len(
             RatingPPO.default_resource_request(
-                build_config(spec.model_copy(update={"service_cpus": 0}))
+                RatingPPOConfig.from_spec(spec.model_copy(update={"service_cpus": 0}))
             ).bundles
         )
         + 1

@@ -16,31 +16,27 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, model_validator
 
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH
-from rbrl_ray.validation import error_line
+from rbrl_ray.validation import ClassCount, StrictModel, error_line
 
 SKIPPED = -1
 NOISE_KEYS: tuple[str, ...] = ("mistake", "beta", "skip")
 
 
-class RaterNoise(BaseModel):
+class RaterNoise(StrictModel):
     """How the synthetic rater departs from the true bin."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     mistake: float = Field(0.0, ge=0.0, le=1.0, description="P(label moves to an adjacent class)")
     beta: float | None = Field(None, ge=0.0, description="Boltzmann rationality; None = exact")
     skip: float = Field(0.0, ge=0.0, lt=1.0, description="P(segment left unrated)")
 
 
-class RaterConfig(BaseModel):
+class RaterConfig(StrictModel):
     """Class count, rating range and noise of a synthetic rater."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    n_classes: int = Field(ge=2, le=10)
+    n_classes: ClassCount
     low: float = 0.0
     high: float = float(SEGMENT_LENGTH)
     noise: RaterNoise = RaterNoise()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import Field
+
+from rbrl_ray.validation import StrictModel
 
 
-class RewardModelConfig(BaseModel):
+class RewardModelConfig(StrictModel):
     """Architecture and optimisation of the reward model; the loss comes from the method."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
 
     members: int = Field(3, ge=1, description="ensemble size")
     hidden: int = Field(256, ge=1)

@@ -1,2 +1,2 @@
 """The RLlib add-on: reward relabelling learner connector, rating service actor,
-callbacks, and the PPO config builder for the six methods."""
+callbacks, and RatingPPO with its config (built from an experiment spec)."""

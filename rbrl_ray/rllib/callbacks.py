@@ -7,8 +7,8 @@ from typing import Any
 import numpy as np
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
-from rbrl_ray.rllib.algorithm import SERVICE_ATTR
 from rbrl_ray.rllib.episodes import segments_from_episodes
+from rbrl_ray.rllib.keys import SERVICE_ATTR
 
 
 class RatingCallbacks(RLlibCallback):

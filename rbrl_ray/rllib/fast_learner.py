@@ -11,7 +11,7 @@ per-tensor Python loop. This learner
   RLlib's own per-tensor handling, so nan/inf gradients are treated exactly as
   before;
 * builds Adam with `foreach=True`, the multi-tensor implementation of the same
-  update rule.
+  update rule, with the spec's epsilon (`ppo.adam_eps`, SB3's 1e-5 by default).
 
 Hyperparameters, gradient steps and the update rule are unchanged.
 """
@@ -23,15 +23,20 @@ from typing import Any
 import torch
 from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 
+from rbrl_ray.experiment import PPOSettings
+from rbrl_ray.rllib.keys import spec_of
+
 
 class FastPPOTorchLearner(PPOTorchLearner):
     """PPOTorchLearner with a fused finiteness check and multi-tensor Adam."""
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         params = self.get_parameters(self._module[module_id])
+        spec = spec_of(self.config)
+        eps = (spec.ppo if spec is not None else PPOSettings()).adam_eps
         self.register_optimizer(
             module_id=module_id,
-            optimizer=torch.optim.Adam(params, foreach=True),
+            optimizer=torch.optim.Adam(params, eps=eps, foreach=True),
             params=params,
             lr_or_lr_schedule=config.lr,
         )

@@ -27,16 +27,15 @@ from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core import ALL_MODULES, Columns
 from ray.rllib.utils.numpy import convert_to_numpy
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.reward.model import RewardEnsemble
 from rbrl_ray.rllib.episodes import learner_steps
 from rbrl_ray.rllib.exploration import state_entropy_reward
 from rbrl_ray.rllib.fast_learner import FastPPOTorchLearner
+from rbrl_ray.rllib.keys import spec_of
 from rbrl_ray.rllib.service import EXPLORE
-
-SPEC_KEY = "rbrl_spec"  # where the experiment spec rides in config.learner_config_dict
-PEARSON_TRUE = "reward_model/pearson_true"
 
 
 class RewardRelabeller(ConnectorV2):
@@ -96,7 +95,7 @@ class RewardRelabeller(ConnectorV2):
         )
         if metrics is not None and len(true) > 1 and true.std() > 0 and rewards.std() > 0:
             pearson = float(np.corrcoef(rewards, true)[0, 1])
-            metrics.log_value((ALL_MODULES, PEARSON_TRUE), pearson, window=1)
+            metrics.log_value((ALL_MODULES, m.PEARSON_TRUE), pearson, window=1)
         return batch
 
 
@@ -121,7 +120,9 @@ class RatingRewardLearner(FastPPOTorchLearner):
 
     def build(self) -> None:
         super().build()
-        spec = ExperimentSpec.model_validate(self.config.learner_config_dict[SPEC_KEY])
+        spec = spec_of(self.config)
+        if spec is None:
+            raise ValueError("RatingRewardLearner needs a config made by RatingPPOConfig.from_spec")
         self.relabeller = RewardRelabeller(spec=spec)
         if spec.learns_reward:  # with `ppo` this learner is plain PPO
             self._learner_connector.insert_after(NumpyToTensor, self.relabeller)

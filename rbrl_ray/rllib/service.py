@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.feedback.rater import SKIPPED, SyntheticRater
@@ -169,24 +170,22 @@ class RatingService:
     def metrics(self) -> dict[str, Any]:
         fit = self.last_fit
         out: dict[str, Any] = {
-            "rating/num_ratings": int(len(self.labels)),
-            "rating/class_histogram": np.bincount(
-                self.labels, minlength=self.spec.classes
-            ).tolist(),
-            "rating/pool_size": self.pool_size(),
-            "rating/segments_received": self.segments_received,
-            "reward_model/version": self.version,
-            "reward_model/phase": self.phase,
-            "reward_model/fit_running": self._fit_thread is not None,
+            m.NUM_RATINGS: int(len(self.labels)),
+            m.CLASS_HISTOGRAM: np.bincount(self.labels, minlength=self.spec.classes).tolist(),
+            m.POOL_SIZE: self.pool_size(),
+            m.SEGMENTS_RECEIVED: self.segments_received,
+            m.RM_VERSION: self.version,
+            m.RM_PHASE: self.phase,
+            m.RM_FIT_RUNNING: self._fit_thread is not None,
         }
         if fit is not None:
-            out["reward_model/accuracy"] = fit.train_accuracy
-            out["reward_model/fit_epochs"] = fit.epochs
-            out["reward_model/fit_seconds"] = fit.seconds
+            out[m.RM_ACCURACY] = fit.train_accuracy
+            out[m.RM_FIT_EPOCHS] = fit.epochs
+            out[m.RM_FIT_SECONDS] = fit.seconds
             if fit.sigma_cls is not None:
-                out["reward_model/sigma_cls"] = fit.sigma_cls
+                out[m.SIGMA_CLS] = fit.sigma_cls
             if fit.sigma_reg is not None:
-                out["reward_model/sigma_reg"] = fit.sigma_reg
+                out[m.SIGMA_REG] = fit.sigma_reg
         return out
 
     # -- checkpoint ---------------------------------------------------------------

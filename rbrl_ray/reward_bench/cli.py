@@ -25,14 +25,14 @@ from rbrl_ray.cli import (
     add_noise_argument,
     choice_list,
     int_in_range,
-    run_main,
 )
-from rbrl_ray.envs import TASK_NAMES, get_task
+from rbrl_ray.envs import TASK_NAMES, Task, get_task
 from rbrl_ray.feedback.rater import SKIPPED, RaterConfig, SyntheticRater, parse_noise
 from rbrl_ray.feedback.segments import Segments
-from rbrl_ray.feedback.sources import collect_segments
 from rbrl_ray.methods import REWARD_METHODS
 from rbrl_ray.reward import RewardModelConfig, RewardTrainer, evaluate_fidelity
+from rbrl_ray.reward_bench.scripted import collect_segments
+from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES
 
 PROG = "rbrl_ray.reward_bench"
 
@@ -40,7 +40,7 @@ PROG = "rbrl_ray.reward_bench"
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="cartpole-balance", help=f"one of: {', '.join(TASK_NAMES)}")
-    p.add_argument("--classes", type=int_in_range("classes", 2, 10), default=3)
+    p.add_argument("--classes", type=int_in_range("classes", MIN_CLASSES, MAX_CLASSES), default=3)
     p.add_argument("--ratings", type=int_in_range("ratings", 1), default=2000)
     p.add_argument("--heldout", type=int_in_range("heldout", 2), default=1000)
     p.add_argument("--seed", type=int, default=0)
@@ -76,10 +76,12 @@ def collect(env: str, count: int, seed: int, what: str) -> Segments:
 
 
 def fit_method(
-    method: str, args: Any, obs_dim: int, act_dim: int, data: dict[str, Any]
+    method: str, data: dict[str, Any], task: Task, *, classes: int, max_epochs: int, seed: int
 ) -> dict[str, Any]:
-    config = RewardModelConfig(max_epochs=args.max_epochs)
-    trainer = RewardTrainer(obs_dim, act_dim, args.classes, method, config, seed=args.seed)
+    """Fit `method` on data["train"] and score it on data["heldout"] (fidelity metrics,
+    learned σ's, fit time)."""
+    config = RewardModelConfig(max_epochs=max_epochs)
+    trainer = RewardTrainer(task.obs_dim, task.act_dim, classes, method, config, seed=seed)
     with tqdm(total=config.max_epochs, desc=f"fit {method:<10}", unit="ep") as bar:
 
         def on_epoch(epoch: int, accuracy: float) -> None:
@@ -93,7 +95,7 @@ def fit_method(
         data["train_labels"],
         data["heldout"],
         data["heldout_labels"],
-        args.classes,
+        classes,
     )
     return {
         **fidelity.as_dict(),
@@ -168,7 +170,8 @@ def main(argv: list[str] | None = None) -> int:
         "heldout": heldout,
         "heldout_labels": heldout_labels,
     }
-    results = {m: fit_method(m, args, task.obs_dim, task.act_dim, data) for m in methods}
+    fit = dict(classes=n, max_epochs=args.max_epochs, seed=args.seed)
+    results = {m: fit_method(m, data, task, **fit) for m in methods}
     console.print(results_table(results, f"{task.name}, {n} classes, {len(train_labels)} ratings"))
 
     if args.json:
@@ -187,7 +190,3 @@ def main(argv: list[str] | None = None) -> int:
         args.json.write_text(json.dumps(payload, indent=2))
         console.print(f"wrote {args.json}")
     return 0
-
-
-if __name__ == "__main__":
-    run_main(main, PROG)

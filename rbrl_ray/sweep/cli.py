@@ -12,14 +12,14 @@ import argparse
 import os
 from collections import Counter
 from pathlib import Path
-from typing import Any
 
 from rich.console import Console
 from rich.table import Table
 
-from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
+from rbrl_ray import metric_names as m
+from rbrl_ray.cli import OneLineParser, UsageError, int_in_range
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.sweep_config import SweepConfig, dedup_note, expand, load_sweep
+from rbrl_ray.sweep.grid import SweepConfig, dedup_note, expand, load_sweep
 
 PROG = "rbrl_ray.sweep"
 DEFAULT_STORAGE = Path("results") / "sweeps"
@@ -80,15 +80,6 @@ def trial_table(sweep: SweepConfig, specs: list[ExperimentSpec]) -> Table:
     return table
 
 
-def trial_name(trial: Any) -> str:
-    """env_method[_cN]_sS_<id>: short, readable, unique (ppo has no class count)."""
-    from rbrl_ray.tune_logging import trial_spec
-
-    spec = trial_spec(trial.config)
-    classes = "" if spec.classes is None else f"_c{spec.classes}"
-    return f"{spec.env}_{spec.method}{classes}_s{spec.seed}_{trial.trial_id}"
-
-
 def experiment_path(storage: str, name: str) -> str:
     return f"{storage.rstrip('/')}/{name}"
 
@@ -103,13 +94,14 @@ def run(
 ) -> int:
     os.environ["WANDB_MODE"] = mode
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table shows our columns
+    # Imported here, not at the top: bad input must fail in a second, before Ray and
+    # RLlib are even imported (a dry run needs neither).
     import ray
     from ray import tune
 
-    from rbrl_ray.rllib.algorithm import RatingPPO
-    from rbrl_ray.rllib.config import build_config
-    from rbrl_ray.rllib.relabel import SPEC_KEY
-    from rbrl_ray.tune_logging import SpecWandbCallback, progress_reporter
+    from rbrl_ray.rllib.keys import SPEC_KEY
+    from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
+    from rbrl_ray.sweep.tune_logging import SpecWandbCallback, progress_reporter, trial_name
 
     # Under `ray job submit` this attaches to the cluster (RAY_ADDRESS) and keeps the
     # job's runtime env; locally it starts Ray in-process.
@@ -126,7 +118,7 @@ def run(
             project = args.wandb_project or sweep.wandb_project
             callbacks.append(SpecWandbCallback(project=project, mode=mode))
         grid = [spec.model_dump(mode="json") for spec in specs]
-        param_space = build_config(specs[0]).learners(
+        param_space = RatingPPOConfig.from_spec(specs[0]).learners(
             learner_config_dict={SPEC_KEY: tune.grid_search(grid)}
         )
         tuner = tune.Tuner(
@@ -140,7 +132,7 @@ def run(
             run_config=tune.RunConfig(
                 name=name,
                 storage_path=storage,
-                stop={"env_runners/num_env_steps_sampled_lifetime": sweep.timesteps},
+                stop={m.STEPS: sweep.timesteps},
                 checkpoint_config=tune.CheckpointConfig(
                     checkpoint_frequency=sweep.checkpoint_every,
                     checkpoint_at_end=True,
@@ -193,7 +185,3 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"dry run: {len(specs):,} trials, nothing started")
         return 0
     return run(args, sweep, specs, storage, mode, console)
-
-
-if __name__ == "__main__":
-    run_main(main, PROG)

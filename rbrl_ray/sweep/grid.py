@@ -12,9 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator
 
-from rbrl_ray.cli import UsageError
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import (
     PPO_PRESETS,
@@ -25,29 +24,23 @@ from rbrl_ray.experiment import (
 from rbrl_ray.feedback.rater import RaterNoise
 from rbrl_ray.methods import ALL_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
-from rbrl_ray.validation import error_line, known
-
-_STRICT = ConfigDict(extra="forbid", frozen=True)
+from rbrl_ray.validation import ClassCount, ConfigError, StrictModel, error_line, known
 
 
-class EnvSettings(BaseModel):
+class EnvSettings(StrictModel):
     """Per-env settings: the synthetic rater's range and PPO overrides."""
-
-    model_config = _STRICT
 
     rating_range: tuple[float, float] | None = None
     ppo: dict[str, Any] = Field(default_factory=dict)
 
 
-class SweepConfig(BaseModel):
+class SweepConfig(StrictModel):
     """One grid of trials and everything they share."""
-
-    model_config = _STRICT
 
     name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$")
     envs: list[str] = Field(min_length=1)
     methods: list[str] = Field(min_length=1)
-    classes: list[int] = Field(min_length=1)
+    classes: list[ClassCount] = Field(min_length=1)
     seeds: int | list[int] = Field(description="a count (0..n-1) or a list of seeds")
     timesteps: int = Field(gt=0)
     preset: str = "paper"
@@ -70,14 +63,6 @@ class SweepConfig(BaseModel):
     @classmethod
     def _known_methods(cls, values: list[str]) -> list[str]:
         return _all_known(values, ALL_METHODS, "method")
-
-    @field_validator("classes")
-    @classmethod
-    def _class_counts(cls, values: list[int]) -> list[int]:
-        for c in values:
-            if not 2 <= c <= 10:
-                raise ValueError(f"class count {c} is outside 2..10")
-        return values
 
     @field_validator("seeds")
     @classmethod
@@ -104,35 +89,35 @@ def _read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
-        raise UsageError(f"{path}: no such file") from None
+        raise ConfigError(f"{path}: no such file") from None
     except yaml.YAMLError as err:
         mark = getattr(err, "problem_mark", None)
         where = f" at line {mark.line + 1}" if mark else ""
         problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise UsageError(f"{path}: malformed YAML{where}: {problem}") from None
+        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
     if not isinstance(data, dict):
-        raise UsageError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
+        raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
     return data
 
 
 def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
-    """The sweep in `path` and its per-env settings; UsageError on any problem."""
+    """The sweep in `path` and its per-env settings; ConfigError on any problem."""
     try:
         sweep = SweepConfig.model_validate(_read_yaml(path))
     except ValidationError as err:
-        raise UsageError(f"{path}: {error_line(err, SweepConfig)}") from None
+        raise ConfigError(f"{path}: {error_line(err, SweepConfig)}") from None
     settings: dict[str, EnvSettings] = {}
     if sweep.env_settings:
         env_path = path.parent / sweep.env_settings
         for env, raw in _read_yaml(env_path).items():
             if env not in TASK_NAMES:
-                raise UsageError(
+                raise ConfigError(
                     f"{env_path}: unknown env {env!r}; allowed: {', '.join(TASK_NAMES)}"
                 )
             try:
                 settings[env] = EnvSettings.model_validate(raw or {})
             except ValidationError as err:
-                raise UsageError(f"{env_path}: {env}.{error_line(err, EnvSettings)}") from None
+                raise ConfigError(f"{env_path}: {env}.{error_line(err, EnvSettings)}") from None
     return sweep, settings
 
 
@@ -143,7 +128,7 @@ def _ppo_for(
     try:
         return PPOSettings.model_validate({**PPO_PRESETS[sweep.preset].model_dump(), **overrides})
     except ValidationError as err:
-        raise UsageError(f"{where}: {error_line(err, PPOSettings)}") from None
+        raise ConfigError(f"{where}: {error_line(err, PPOSettings)}") from None
 
 
 def _trial_grid(sweep: SweepConfig) -> Iterator[tuple[str, int, str, int | None]]:
@@ -180,7 +165,7 @@ def expand(
         try:
             specs.append(ExperimentSpec(**fields))
         except ValidationError as err:
-            raise UsageError(f"{where}: {error_line(err, ExperimentSpec)}") from None
+            raise ConfigError(f"{where}: {error_line(err, ExperimentSpec)}") from None
     return specs
 
 

@@ -11,24 +11,10 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
-from rbrl_ray.results import Trial  # noqa: E402
+from rbrl_ray.methods import METHODS  # noqa: E402
+from rbrl_ray.report.trials import Trial  # noqa: E402
 
-COLOURS = {
-    "ppo": "black",
-    "rbrl": "tab:blue",
-    "ours": "tab:red",
-    "ours_equal": "tab:green",
-    "ours_cls": "tab:purple",
-    "ours_reg": "tab:orange",
-}
-LABELS = {
-    "ppo": "PPO (env reward)",
-    "rbrl": "RbRL",
-    "ours": "Ours",
-    "ours_equal": "Ours (Equal)",
-    "ours_cls": "Ours (Cls only)",
-    "ours_reg": "Ours (Reg only)",
-}
+METHOD_IDS = tuple(METHODS)  # legend order
 
 
 def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
@@ -54,8 +40,8 @@ def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, ou
                 rows["classes"],
                 rows["return_mean"],
                 yerr=rows["return_se"].fillna(0),
-                label=LABELS[method],
-                color=COLOURS[method],
+                label=METHODS[method].label,
+                color=METHODS[method].colour,
                 marker="o",
                 capsize=3,
                 linestyle="--" if method == "ppo" else "-",
@@ -93,7 +79,7 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
     counts = sorted({t.spec.classes for t in mine if t.spec.classes is not None}) or [None]
     fig, axes = _panels(len(counts))
     for ax, classes in zip(axes, counts, strict=False):
-        for method in COLOURS:
+        for method in METHOD_IDS:
             group = [
                 t.curve
                 for t in mine
@@ -104,8 +90,8 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
                     ax,
                     group,
                     "true_return",
-                    color=COLOURS[method],
-                    label=f"{LABELS[method]} (n={len(group)})",
+                    color=METHODS[method].colour,
+                    label=f"{METHODS[method].label} (n={len(group)})",
                 )
         ax.set_title(f"{env}, {classes} classes" if classes else env)
         ax.set_xlabel("env steps")
@@ -121,10 +107,10 @@ def reward_model_panels(trials: list[Trial], out: Path) -> None:
     """Reward-model accuracy and r̂–r correlation per method; learned σ's of `ours`."""
     fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
     learned = [t for t in trials if t.spec.learns_reward]
-    for method in COLOURS:
+    for method in METHOD_IDS:
         group = [t.curve for t in learned if t.spec.method == method]
         if group:
-            style = {"color": COLOURS[method], "label": LABELS[method]}
+            style = {"color": METHODS[method].colour, "label": METHODS[method].label}
             _band(axes[0], group, "rm_accuracy", **style)
             _band(axes[1], group, "pearson_true", **style)
     ours = [t.curve for t in learned if t.spec.method == "ours"]

@@ -7,17 +7,18 @@ from typing import Any
 from ray.air.integrations.wandb import WandbLoggerCallback
 from ray.tune import CLIReporter
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.rllib.relabel import SPEC_KEY
+from rbrl_ray.rllib.keys import SPEC_KEY, spec_of
 
 _SPEC = f"learner_config_dict/{SPEC_KEY}"
 
 PROGRESS_METRICS = {
-    "env_runners/num_env_steps_sampled_lifetime": "env steps",
-    "env_runners/episode_return_mean": "true return",
-    "rating/num_ratings": "ratings",
-    "reward_model/accuracy": "rm acc",
-    "reward_model/pearson_true": "r̂~r",
+    m.STEPS: "env steps",
+    m.TRUE_RETURN: "true return",
+    m.NUM_RATINGS: "ratings",
+    m.RM_ACCURACY: "rm acc",
+    m.PEARSON_TRUE: "r̂~r",
 }
 PROGRESS_PARAMETERS = {f"{_SPEC}/{k}": k for k in ("env", "method", "classes", "seed")}
 
@@ -33,7 +34,17 @@ def progress_reporter() -> CLIReporter:
 
 
 def trial_spec(config: dict[str, Any]) -> ExperimentSpec:
-    return ExperimentSpec.model_validate(config["learner_config_dict"][SPEC_KEY])
+    spec = spec_of(config)
+    if spec is None:
+        raise ValueError("a sweep trial's config carries no experiment spec")
+    return spec
+
+
+def trial_name(trial: Any) -> str:
+    """env_method[_cN]_sS_<id>: short, readable, unique (ppo has no class count)."""
+    spec = trial_spec(trial.config)
+    classes = "" if spec.classes is None else f"_c{spec.classes}"
+    return f"{spec.env}_{spec.method}{classes}_s{spec.seed}_{trial.trial_id}"
 
 
 def wandb_group(spec: ExperimentSpec) -> str:
@@ -44,9 +55,16 @@ def wandb_group(spec: ExperimentSpec) -> str:
 
 class SpecWandbCallback(WandbLoggerCallback):
     """One W&B run per trial: grouped by env and class count, tagged with the method,
-    named env/method/classes/seed, with the full experiment spec as its config."""
+    named env/method/classes/seed, with the full experiment spec as its config.
+
+    W&B runs quiet: no run summary and no per-run `wandb sync` hint (which would
+    point into Ray's temporary session folder) reach the console; the sweep prints
+    one sync hint under its own storage folder instead.
+    """
 
     def log_trial_start(self, trial: Any) -> None:
+        import wandb
+
         spec = trial_spec(trial.config)
         classes = "-" if spec.classes is None else spec.classes
         self._start_logging_actor(
@@ -62,5 +80,5 @@ class SpecWandbCallback(WandbLoggerCallback):
             resume="allow",
             reinit=True,
             allow_val_change=True,
-            **self.kwargs,
+            **{"settings": wandb.Settings(quiet=True), **self.kwargs},
         )

@@ -16,19 +16,19 @@ from pathlib import Path
 import pandas as pd
 from ray.tune.utils import flatten_dict
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.rllib.relabel import SPEC_KEY
+from rbrl_ray.rllib.keys import spec_of
 
-STEPS = "env_runners/num_env_steps_sampled_lifetime"
-RETURN = "env_runners/episode_return_mean"
+#: Metric -> the curve's column name.
 CURVE_COLUMNS = {
-    STEPS: "steps",
-    RETURN: "true_return",
-    "rating/num_ratings": "ratings",
-    "reward_model/accuracy": "rm_accuracy",
-    "reward_model/pearson_true": "pearson_true",
-    "reward_model/sigma_cls": "sigma_cls",
-    "reward_model/sigma_reg": "sigma_reg",
+    m.STEPS: "steps",
+    m.TRUE_RETURN: "true_return",
+    m.NUM_RATINGS: "ratings",
+    m.RM_ACCURACY: "rm_accuracy",
+    m.PEARSON_TRUE: "pearson_true",
+    m.SIGMA_CLS: "sigma_cls",
+    m.SIGMA_REG: "sigma_reg",
 }
 
 
@@ -74,10 +74,8 @@ def load_trials(storage_dir: Path) -> list[Trial]:
     """Every trial folder under `storage_dir` that carries an experiment spec."""
     trials = []
     for params in sorted(storage_dir.glob("*/params.json")):
-        config = json.loads(params.read_text())
-        raw = config.get("learner_config_dict", {}).get(SPEC_KEY)
-        if raw is None:
+        spec = spec_of(json.loads(params.read_text()))
+        if spec is None:
             continue
-        spec = ExperimentSpec.model_validate(raw)
         trials.append(Trial(params.parent, spec, read_curve(params.parent / "result.json")))
     return trials

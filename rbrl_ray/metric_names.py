@@ -1,0 +1,39 @@
+"""Every metric name a trial reports, written once.
+
+The rating service, the learner, the progress table, `train`'s progress file
+and the report all use these names, so a rename cannot silently empty a column.
+Names with a "/" are paths in the flattened result dict RLlib and Tune report.
+"""
+
+from __future__ import annotations
+
+# -- RLlib's own (flattened result paths) --------------------------------------------
+ITERATION = "training_iteration"
+ENV_RUNNERS = "env_runners"
+STEPS_KEY = "num_env_steps_sampled_lifetime"  # under ENV_RUNNERS
+STEPS_THIS_ITER_KEY = "num_env_steps_sampled"  # under ENV_RUNNERS
+RETURN_KEY = "episode_return_mean"  # under ENV_RUNNERS: the true return
+STEPS = f"{ENV_RUNNERS}/{STEPS_KEY}"
+TRUE_RETURN = f"{ENV_RUNNERS}/{RETURN_KEY}"
+
+# -- the rating service ---------------------------------------------------------------
+NUM_RATINGS = "rating/num_ratings"
+CLASS_HISTOGRAM = "rating/class_histogram"
+POOL_SIZE = "rating/pool_size"
+SEGMENTS_RECEIVED = "rating/segments_received"
+RM_VERSION = "reward_model/version"
+RM_PHASE = "reward_model/phase"
+RM_FIT_RUNNING = "reward_model/fit_running"
+RM_ACCURACY = "reward_model/accuracy"
+RM_FIT_EPOCHS = "reward_model/fit_epochs"
+RM_FIT_SECONDS = "reward_model/fit_seconds"
+SIGMA_CLS = "reward_model/sigma_cls"
+SIGMA_REG = "reward_model/sigma_reg"
+
+# -- the learner's relabeller ---------------------------------------------------------
+PEARSON_TRUE = "reward_model/pearson_true"
+
+
+def under_env_runners(result: dict, key: str, default: float | None = None) -> float | None:
+    """result[ENV_RUNNERS][key] of a nested RLlib result, or `default`."""
+    return result.get(ENV_RUNNERS, {}).get(key, default)

@@ -1,0 +1,42 @@
+"""Results of a sweep as tables and figures, read straight from its Tune storage folder.
+
+    python -m rbrl_ray.report results/sweeps/smoke --out results/sweeps/smoke/report [--wandb]
+
+Writes summary.csv, fig2_methods.png, fig3_ablation.png, curves_<env>.png,
+reward_model.png and report.md. A partial sweep (missing seeds, trials still
+running) is reported as such: what is missing is listed, nothing crashes.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from rbrl_ray.cli import OneLineParser, UsageError
+from rbrl_ray.report.writer import log_to_wandb, write_report
+
+PROG = "rbrl_ray.report"
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("storage_dir", type=Path, help="a sweep's folder: STORAGE/NAME")
+    p.add_argument("--out", type=Path, help="default: STORAGE_DIR/report")
+    p.add_argument("--wandb", action="store_true", help="also log the report to W&B")
+    p.add_argument("--wandb-project", default="rbrl_ray")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if not args.storage_dir.is_dir():
+        raise UsageError(f"no such sweep folder {str(args.storage_dir)!r}")
+    out = args.out or args.storage_dir / "report"
+    result = write_report(args.storage_dir, out)
+    print(result["summary"].to_string(index=False))
+    for gap in result["missing"]:
+        print(f"missing: {gap}")
+    if args.wandb:
+        mode = log_to_wandb(out, result, args.wandb_project, args.storage_dir.name)
+        print(f"logged the report to W&B ({mode}), project {args.wandb_project}")
+    print(f"wrote {out}/report.md, summary.csv and {len(result['figures'])} figures")
+    return 0

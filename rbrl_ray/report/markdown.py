@@ -1,0 +1,73 @@
+"""report.md: the sweep's settings, summary table and figures."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pandas as pd
+
+from rbrl_ray.methods import METHODS
+from rbrl_ray.report.trials import Trial
+
+
+def markdown_table(frame: pd.DataFrame) -> str:
+    shown = frame.copy()
+    shown["method"] = shown["method"].map(lambda m: METHODS[m].label)
+    shown["classes"] = shown["classes"].map(lambda c: "all" if pd.isna(c) else str(int(c)))
+    header = "| " + " | ".join(shown.columns) + " |"
+    rule = "|" + "---|" * len(shown.columns)
+    body = [
+        "| " + " | ".join(_cell(v) for v in row) + " |" for row in shown.itertuples(index=False)
+    ]
+    return "\n".join([header, rule, *body])
+
+
+def _cell(value: object) -> str:
+    if isinstance(value, float):
+        return "–" if math.isnan(value) else f"{value:.1f}"
+    return str(value)
+
+
+def report_markdown(
+    storage_dir: Path,
+    trials: list[Trial],
+    summary: pd.DataFrame,
+    figures: dict[str, str],
+    gaps: list[str],
+) -> str:
+    spec = trials[0].spec
+    finished = sum(t.finished for t in trials)
+    lines = [
+        f"# Sweep report: {storage_dir.name}",
+        "",
+        f"{len(trials)} trials found in `{storage_dir}`, {finished} finished.",
+        "",
+        "## Settings",
+        "",
+        f"- envs: {', '.join(sorted({t.spec.env for t in trials}))}",
+        f"- methods: {', '.join(sorted({t.spec.method for t in trials}))}",
+        f"- class counts: {sorted({t.spec.classes for t in trials if t.spec.classes})}",
+        f"- seeds: {sorted({t.spec.seed for t in trials})}",
+        f"- env steps per trial: {spec.timesteps:,}; ratings per trial: {spec.schedule.total:,} "
+        f"({spec.schedule.per_query} every {spec.schedule.every:,} steps after "
+        f"{spec.schedule.explore_steps:,} exploration steps)",
+        f"- PPO: lr {spec.ppo.lr}, clip {spec.ppo.clip_param}, {spec.ppo.num_epochs} epochs, "
+        f"minibatch {spec.ppo.minibatch_size}, batch {spec.ppo.train_batch_size:,}, "
+        f"nets {'x'.join(map(str, spec.ppo.hidden))} {spec.ppo.activation}",
+        "",
+        "Final return: the last true episode return RLlib reports (its mean over recent "
+        "episodes), averaged over seeds; s.e. = std / sqrt(seeds). `ppo` ignores the class "
+        "count and stands in every class count.",
+        "",
+        "## Summary",
+        "",
+        markdown_table(summary) if len(summary) else "No finished trials yet.",
+        "",
+        "## Figures",
+        "",
+    ]
+    for name, caption in figures.items():
+        lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    lines += ["## Missing", ""] + ([f"- {g}" for g in gaps] or ["Nothing: the grid is complete."])
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,64 @@
+"""Every file of a report, and the report as a W&B run."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from rbrl_ray.report.figures import learning_curves, methods_vs_classes, reward_model_panels
+from rbrl_ray.report.markdown import report_markdown
+from rbrl_ray.report.summary import missing, summarise
+from rbrl_ray.report.trials import load_trials
+from rbrl_ray.validation import ConfigError
+
+FIG2_METHODS = ["ppo", "rbrl", "ours"]
+FIG3_METHODS = ["ours", "ours_equal", "ours_cls", "ours_reg"]
+
+
+def write_report(storage_dir: Path, out: Path) -> dict[str, object]:
+    """Every file of the report; returns what was written and what is missing."""
+    trials = load_trials(storage_dir)
+    if not trials:
+        raise ConfigError(f"no trials in {str(storage_dir)!r}: expected folders with params.json")
+    out.mkdir(parents=True, exist_ok=True)
+    summary = summarise(trials)
+    summary.to_csv(out / "summary.csv", index=False)
+    figures = {
+        "fig2_methods.png": "Methods vs number of rating classes (paper Fig. 2)",
+        "fig3_ablation.png": "Ablation of the multi-task loss (paper Fig. 3)",
+        "reward_model.png": "Reward model over training",
+    }
+    methods_vs_classes(summary, FIG2_METHODS, figures["fig2_methods.png"], out / "fig2_methods.png")
+    methods_vs_classes(
+        summary, FIG3_METHODS, figures["fig3_ablation.png"], out / "fig3_ablation.png"
+    )
+    reward_model_panels(trials, out / "reward_model.png")
+    for env in sorted({t.spec.env for t in trials}):
+        name = f"curves_{env}.png"
+        learning_curves(trials, env, out / name)
+        figures[name] = f"Learning curves, {env} (true return, mean ± s.e. over seeds)"
+    gaps = missing(trials)
+    (out / "report.md").write_text(report_markdown(storage_dir, trials, summary, figures, gaps))
+    return {"summary": summary, "figures": figures, "missing": gaps, "trials": trials}
+
+
+def log_to_wandb(out: Path, result: dict[str, object], project: str, name: str) -> str:
+    """The summary table and figures as one W&B run next to the trial runs."""
+    import wandb
+
+    mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    run = wandb.init(
+        project=project,
+        name=f"report-{name}",
+        job_type="report",
+        mode=mode,
+        dir=str(out),
+        reinit=True,
+    )
+    summary = result["summary"]
+    run.log({"summary": wandb.Table(dataframe=summary.astype({"classes": "object"}))})
+    run.log(
+        {Path(n).stem: wandb.Image(str(out / n), caption=c) for n, c in result["figures"].items()}
+    )
+    run.finish()
+    return mode

@@ -1,0 +1,289 @@
+"""RatingPPO and its config: PPO whose trial owns a RatingService actor.
+
+Laid out as RLlib's own `ppo.py` (`PPOConfig` beside `PPO`). The config is built
+from an experiment spec (`RatingPPOConfig.from_spec`); the algorithm starts the
+trial's service, hands its handle to the Learners' relabeller and to every
+EnvRunner, advances it after each iteration, and carries its state in the
+checkpoint. With method `ppo` it is plain PPO.
+
+The spec owns the settings listed in SPEC_OWNED; everything else on the config
+is the caller's (RLlib's usual way to customise an algorithm) and is kept. A
+Tune grid varies only the spec inside `learner_config_dict`, so each trial
+re-applies its own spec's settings; a spec-owned setting changed by hand after
+`from_spec` fails loudly, naming the spec field to use instead.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+from typing import Any
+
+import ray
+from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
+from ray.rllib.algorithms.ppo import PPO, PPOConfig
+from ray.rllib.connectors.env_to_module import MeanStdFilter
+from ray.rllib.core import ALL_MODULES
+from ray.rllib.core.rl_module.rl_module import RLModuleSpec
+from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+from ray.tune.execution.placement_groups import PlacementGroupFactory
+from ray.tune.registry import register_env
+from ray.util.placement_group import get_current_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from rbrl_ray import metric_names as m
+from rbrl_ray.envs import make_env
+from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.rllib.callbacks import RatingCallbacks
+from rbrl_ray.rllib.keys import (
+    BUILT_FROM_KEY,
+    RATING_DIR_KEY,
+    SERVICE_ATTR,
+    SERVICE_COMPONENT,
+    SPEC_KEY,
+    learner_extras,
+    spec_of,
+)
+from rbrl_ray.rllib.policy_net import catalog_class, model_config
+from rbrl_ray.rllib.relabel import RatingRewardLearner
+from rbrl_ray.rllib.service import RatingService
+
+ENV_ID = "rbrl_ray/dmc"
+SAMPLE_TIMEOUT_S = 3600.0
+
+#: AlgorithmConfig attributes the spec sets -> the spec field that owns each.
+SPEC_OWNED: dict[str, str] = {
+    "env": "env",
+    "env_config": "env",
+    "seed": "seed",
+    "num_env_runners": "ppo.num_env_runners",
+    "num_envs_per_env_runner": "ppo.envs_per_runner",
+    "_env_to_module_connector": "ppo.normalize_observations",
+    "lr": "ppo.lr",
+    "clip_param": "ppo.clip_param",
+    "gamma": "ppo.gamma",
+    "lambda_": "ppo.lambda_",
+    "num_epochs": "ppo.num_epochs",
+    "minibatch_size": "ppo.minibatch_size",
+    "entropy_coeff": "ppo.entropy_coeff",
+    "vf_loss_coeff": "ppo.vf_loss_coeff",
+    "grad_clip": "ppo.grad_clip",
+    "use_kl_loss": "ppo.use_kl_loss",
+    "vf_clip_param": "ppo.vf_clip_param",
+    "_train_batch_size_per_learner": "ppo.train_batch_size",
+    "_model_config": "ppo (hidden, activation, free_log_std, init)",
+    "_rl_module_spec": "ppo.init",
+}
+
+
+def observation_filter(
+    env: object = None, spaces: object = None, device: object = None
+) -> MeanStdFilter:
+    """Running mean/std observation normalisation (paper), synced across EnvRunners."""
+    return MeanStdFilter()
+
+
+class RatingPPOConfig(PPOConfig):
+    """PPOConfig of a RatingPPO trial; `from_spec` is the usual way to make one."""
+
+    def __init__(self, algo_class: type | None = None) -> None:
+        super().__init__(algo_class=algo_class or RatingPPO)
+        # One learner class for all six methods: with `ppo` it is plain PPO.
+        self.learners(num_learners=0, learner_class=RatingRewardLearner)
+        self.callbacks(RatingCallbacks)
+        self.fault_tolerance(restart_failed_env_runners=True)
+        # RLlib discards a sample that takes longer than this (default 60 s) and skips
+        # the update: on a busy machine a 16k-step rollout can, which made learning
+        # depend on timing. Wait for it instead (a dead EnvRunner still fails fast).
+        self.env_runners(sample_timeout_s=SAMPLE_TIMEOUT_S)
+
+    @classmethod
+    def from_spec(cls, spec: ExperimentSpec, rating_dir: Path | None = None) -> RatingPPOConfig:
+        """The config of one trial. `rating_dir` overrides <trial dir>/ratings."""
+        config = cls().apply_spec(spec)
+        config.learners(learner_config_dict={BUILT_FROM_KEY: spec.model_dump(mode="json")})
+        if rating_dir is not None:
+            config.learners(learner_config_dict={RATING_DIR_KEY: str(rating_dir)})
+        return config
+
+    def apply_spec(self, spec: ExperimentSpec) -> RatingPPOConfig:
+        """Set every setting of SPEC_OWNED from `spec`, and carry the spec."""
+        register_env(ENV_ID, make_env)
+        p = spec.ppo
+        (
+            self.environment(ENV_ID, env_config={"env": spec.env})
+            .env_runners(
+                num_env_runners=p.num_env_runners,
+                num_envs_per_env_runner=p.envs_per_runner,
+                env_to_module_connector=observation_filter if p.normalize_observations else None,
+            )
+            .training(
+                lr=p.lr,
+                clip_param=p.clip_param,
+                gamma=p.gamma,
+                lambda_=p.lambda_,
+                num_epochs=p.num_epochs,
+                minibatch_size=p.minibatch_size,
+                entropy_coeff=p.entropy_coeff,
+                vf_loss_coeff=p.vf_loss_coeff,
+                grad_clip=p.grad_clip,
+                use_kl_loss=p.use_kl_loss,
+                vf_clip_param=float("inf") if p.vf_clip_param is None else p.vf_clip_param,
+                train_batch_size_per_learner=p.train_batch_size,
+            )
+            .rl_module(
+                model_config=model_config(p),
+                rl_module_spec=RLModuleSpec(catalog_class=catalog_class(p)),
+            )
+            .learners(learner_config_dict={SPEC_KEY: spec.model_dump(mode="json")})
+            .debugging(seed=spec.seed)
+        )
+        return self
+
+    def for_trial(self) -> RatingPPOConfig:
+        """A copy with its own spec's settings applied (a Tune grid varies the spec only).
+
+        Raises ValueError naming any spec-owned setting changed after `from_spec`.
+        """
+        spec = spec_of(self)
+        config = self.copy(copy_frozen=False)
+        if spec is None:
+            return config
+        built = learner_extras(self).get(BUILT_FROM_KEY)
+        if built is not None:
+            _check_owned_unchanged(self, type(self).from_spec(ExperimentSpec.model_validate(built)))
+        return config.apply_spec(spec)
+
+
+def _comparable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    if isinstance(value, dict):
+        return {k: _comparable(v) for k, v in value.items()}
+    return value
+
+
+def _check_owned_unchanged(config: AlgorithmConfig, built: AlgorithmConfig) -> None:
+    for attribute, field in SPEC_OWNED.items():
+        now, then = getattr(config, attribute), getattr(built, attribute)
+        if _comparable(now) != _comparable(then):
+            raise ValueError(
+                f"config setting {attribute.lstrip('_')!r} was changed after "
+                f"RatingPPOConfig.from_spec and would be overwritten by the experiment spec: "
+                f"set the spec field {field!r} instead"
+            )
+
+
+def as_rating_config(config: AlgorithmConfig | dict) -> RatingPPOConfig:
+    """An AlgorithmConfig or its dict form (as Tune passes it) as a RatingPPOConfig."""
+    if isinstance(config, RatingPPOConfig):
+        return config
+    if isinstance(config, AlgorithmConfig):
+        config = config.to_dict()
+    return RatingPPOConfig().update_from_dict(config)
+
+
+def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:
+    """The trial's RatingService actor, placed in the trial's own bundle when it has one.
+
+    Inside a Tune trial every actor is captured by the trial's placement group;
+    `default_resource_request` adds the service's bundle as the last one.
+    """
+    group = get_current_placement_group()
+    options: dict[str, Any] = {"num_cpus": spec.service_cpus}
+    if group is not None and spec.service_cpus > 0:
+        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+            group, placement_group_bundle_index=len(group.bundle_specs) - 1
+        )
+    threads = (
+        max(1, int(spec.service_cpus)) if spec.service_cpus >= 1 else min(2, os.cpu_count() or 1)
+    )
+    options["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": str(threads)}}
+    actor = (
+        ray.remote(RatingService).options(**options).remote(spec.model_dump(mode="json"), str(root))
+    )
+    ray.get(actor.ping.remote())
+    return actor
+
+
+class RatingPPO(PPO):
+    rating_service: Any = None
+
+    def __init__(
+        self, config: AlgorithmConfig | dict | None = None, env: Any = None, **kwargs: Any
+    ):
+        if config is not None:
+            config = as_rating_config(config).for_trial()
+        super().__init__(config, env, **kwargs)
+
+    @classmethod
+    def get_default_config(cls) -> RatingPPOConfig:
+        return RatingPPOConfig(cls)
+
+    @classmethod
+    def default_resource_request(cls, config: AlgorithmConfig | dict) -> PlacementGroupFactory:
+        config = as_rating_config(config).for_trial()
+        factory = super().default_resource_request(config)
+        spec = spec_of(config)
+        if spec is None or not spec.learns_reward or spec.service_cpus <= 0:
+            return factory
+        return PlacementGroupFactory(
+            bundles=[*factory.bundles, {"CPU": spec.service_cpus}], strategy=factory.strategy
+        )
+
+    def setup(self, config: AlgorithmConfig) -> None:
+        super().setup(config)
+        spec = spec_of(self.config)
+        self.rating_service = None
+        if spec is None or not spec.learns_reward:
+            return
+        root = self.config.learner_config_dict.get(RATING_DIR_KEY) or Path(self.logdir) / "ratings"
+        self.rating_service = start_rating_service(spec, Path(root))
+        service = self.rating_service
+        self.learner_group.foreach_learner(lambda learner: learner.attach_rating_service(service))
+        self.attach_env_runners()
+
+    def attach_env_runners(self, indices: list[int] | None = None) -> None:
+        """Give EnvRunners (all, or the recreated `indices`) the service handle."""
+        if self.rating_service is None:
+            return
+        service = self.rating_service
+
+        def attach(env_runner: Any) -> None:
+            setattr(env_runner, SERVICE_ATTR, service)
+
+        self.env_runner_group.foreach_env_runner(
+            attach, remote_worker_ids=indices, local_env_runner=indices is None
+        )
+
+    def advance_ratings(self, result: dict[str, Any]) -> None:
+        """Run due rating queries and add the rating metrics to `result`."""
+        learner = result.get("learners", {}).get(ALL_MODULES, {})
+        if m.PEARSON_TRUE in learner:
+            result[m.PEARSON_TRUE] = learner[m.PEARSON_TRUE]
+        if self.rating_service is None:
+            return
+        steps = int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME])
+        result.update(ray.get(self.rating_service.advance.remote(steps)))
+
+    def get_state(
+        self, components: Any = None, *, not_components: Any = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        state = super().get_state(components, not_components=not_components, **kwargs)
+        if self.rating_service is not None and self._check_component(
+            SERVICE_COMPONENT, components, not_components
+        ):
+            state[SERVICE_COMPONENT] = ray.get(self.rating_service.get_state.remote())
+        return state
+
+    def set_state(self, state: dict[str, Any]) -> None:
+        super().set_state(state)
+        if self.rating_service is not None and SERVICE_COMPONENT in state:
+            ray.get(self.rating_service.set_state.remote(state[SERVICE_COMPONENT]))
+
+    def cleanup(self) -> None:
+        super().cleanup()
+        if self.rating_service is not None:
+            ray.kill(self.rating_service)
+            self.rating_service = None

@@ -1,0 +1,4 @@
+from rbrl_ray.cli import run_main
+from rbrl_ray.sweep.cli import PROG, main
+
+run_main(main, PROG)

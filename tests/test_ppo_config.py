@@ -1,0 +1,112 @@
+"""RatingPPOConfig: the spec owns its settings, the caller's changes survive or fail
+loudly, and the policy starts parameterised as SB3's MlpPolicy (the paper's PPO)."""
+
+import gymnasium as gym
+import numpy as np
+import pytest
+import torch
+from ray.rllib.core import Columns
+from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
+
+from rbrl_ray.envs import get_task
+from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec, PPOSettings
+from rbrl_ray.rllib.keys import SPEC_KEY, spec_of
+from rbrl_ray.rllib.policy_net import HIDDEN_GAIN, PI_OUTPUT_GAIN, VF_OUTPUT_GAIN
+from rbrl_ray.rllib.ppo import RatingPPOConfig, as_rating_config
+
+
+def spec(seed=0, **ppo):
+    return ExperimentSpec(
+        env="cartpole-balance",
+        method="ppo",
+        seed=seed,
+        timesteps=1000,
+        ppo=PPO_PRESETS["paper"].model_copy(update=ppo),
+    )
+
+
+def module_of(config, env="cartpole-balance"):
+    task = get_task(env)
+    obs = gym.spaces.Box(-np.inf, np.inf, (task.obs_dim,), np.float32)
+    act = gym.spaces.Box(-1.0, 1.0, (task.act_dim,), np.float32)
+    module_spec = config.get_rl_module_spec(spaces={"default_policy": (obs, act)})
+    module_spec.observation_space, module_spec.action_space = obs, act
+    return module_spec.build()
+
+
+def linears(head):
+    return [m for m in head.modules() if isinstance(m, torch.nn.Linear)]
+
+
+def assert_orthogonal(layer, gain):
+    w = layer.weight.detach().double()
+    small = w @ w.T if w.shape[0] <= w.shape[1] else w.T @ w
+    assert torch.allclose(small, gain**2 * torch.eye(small.shape[0], dtype=w.dtype), atol=1e-5)
+    assert torch.count_nonzero(layer.bias) == 0
+
+
+def test_the_policy_starts_as_sb3s_mlp_policy():
+    torch.manual_seed(0)
+    module = module_of(RatingPPOConfig.from_spec(spec()))
+    act_dim = get_task("cartpole-balance").act_dim
+    # one state-independent log-std per action dimension, starting at 0 (SB3's log_std_init)
+    assert torch.equal(module.pi.log_std.detach(), torch.zeros(act_dim))
+    out = module.forward_inference({Columns.OBS: torch.randn(4, 5)})[Columns.ACTION_DIST_INPUTS]
+    log_std = out[:, act_dim:]
+    assert torch.equal(log_std, torch.zeros_like(log_std))  # the same in every state
+    # SB3's ortho_init: gain √2 in the hidden layers, 0.01 on the mean, 1 on the value
+    assert_orthogonal(linears(module.pi)[-1], PI_OUTPUT_GAIN)
+    assert_orthogonal(linears(module.vf)[-1], VF_OUTPUT_GAIN)
+    hidden = linears(module.encoder)
+    assert len(hidden) == 2 * len(PPOSettings().hidden)  # separate pi and vf bodies
+    for layer in hidden:
+        assert_orthogonal(layer, HIDDEN_GAIN)
+
+
+def test_rllibs_own_parameterisation_stays_reachable_for_ablations():
+    module = module_of(RatingPPOConfig.from_spec(spec(free_log_std=False, init="torch")))
+    assert not hasattr(module.pi, "log_std")
+    assert linears(module.pi)[-1].out_features == 2 * get_task("cartpole-balance").act_dim
+    assert torch.count_nonzero(linears(module.pi)[-1].bias) > 0  # torch's default init
+
+
+def test_settings_the_spec_does_not_own_are_kept():
+    config = RatingPPOConfig.from_spec(spec()).reporting(metrics_num_episodes_for_smoothing=7)
+    assert config.for_trial().metrics_num_episodes_for_smoothing == 7
+    assert as_rating_config(config.to_dict()).for_trial().metrics_num_episodes_for_smoothing == 7
+
+
+@pytest.mark.parametrize(
+    "change, setting, field",
+    [
+        (
+            lambda c: c.rl_module(model_config=DefaultModelConfig(free_log_std=False)),
+            "model_config",
+            "free_log_std",
+        ),
+        (lambda c: c.training(lr=1e-3), "lr", "ppo.lr"),
+        (lambda c: c.debugging(seed=5), "seed", "seed"),
+    ],
+)
+def test_changing_a_spec_owned_setting_fails_loudly_before_any_work(change, setting, field):
+    config = RatingPPOConfig.from_spec(spec())
+    change(config)
+    with pytest.raises(ValueError) as err:
+        config.build_algo()
+    message = str(err.value)
+    assert f"'{setting}'" in message and field in message and "\n" not in message
+
+
+def test_a_grid_varies_the_spec_and_each_trial_gets_its_own_settings():
+    config = RatingPPOConfig.from_spec(spec(seed=0))
+    other = spec(seed=3, lr=1e-4)
+    config.learners(learner_config_dict={SPEC_KEY: other.model_dump(mode="json")})
+    trial = as_rating_config(config.to_dict()).for_trial()  # as Tune hands it over
+    assert spec_of(trial) == other
+    assert trial.seed == 3 and trial.lr == 1e-4
+
+
+def test_a_slow_rollout_is_waited_for_not_discarded():
+    # RLlib's default (60 s) drops a slower sample and skips that update, so on a busy
+    # machine learning depended on timing: same seed, different curve.
+    assert RatingPPOConfig.from_spec(spec()).sample_timeout_s >= 3600
