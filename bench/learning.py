@@ -281,7 +281,8 @@ def main(argv: list[str] | None = None) -> int:
     table = summary(record.data, recorded)
     text = markdown(args.name, settings, table) + "\n\n" + "\n".join(parity(table, args.target))
     path.with_suffix(".md").write_text(text + "\n")
-    figure(record.data, recorded, path.with_suffix(".png"), f"{args.name}: {args.env}")
+    title = args.env if args.name == args.env else f"{args.name}: {args.env}"
+    figure(record.data, recorded, path.with_suffix(".png"), title)
     print("\n" + text + f"\n\nwritten: {path}, .md and .png")
     return 0
 

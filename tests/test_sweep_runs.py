@@ -129,6 +129,11 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
             time.sleep(2)
         assert job.returncode == 0, job.stdout[-4000:] + job.stderr[-2000:]
         assert "succeeded" in job.stdout.lower()
+        # a quiet console: one W&B line per run, one sync hint (under the storage)
+        assert job.stdout.count("wandb: offline run ") == 3, job.stdout[-4000:]
+        assert "Run summary" not in job.stdout and "saved locally" not in job.stdout
+        assert job.stdout.count("wandb sync ") == 1
+        assert f"wandb sync {storage}" in job.stdout
     finally:
         kill_tree(using_temp_dir(temp_dir))  # this head's processes only
         shutil.rmtree(temp_dir, ignore_errors=True)

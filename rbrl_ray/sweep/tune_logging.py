@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-from ray.air.integrations.wandb import WandbLoggerCallback
+from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
 from ray.tune import CLIReporter
 
 from rbrl_ray import metric_names as m
@@ -53,32 +54,49 @@ def wandb_group(spec: ExperimentSpec) -> str:
     return f"{spec.env}/{classes}"
 
 
+class TornDownWandbLoggingActor(_WandbLoggingActor):
+    """Ray's W&B logging actor, closing W&B's service itself once the run is finished.
+
+    Left to W&B's exit hook, the teardown ran while Ray ended the actor and the
+    service was already gone: a "Connection lost" traceback after the sweep's
+    last line.
+    """
+
+    def run(self) -> None:
+        super().run()
+        self._wandb.teardown()
+
+
 class SpecWandbCallback(WandbLoggerCallback):
     """One W&B run per trial: grouped by env and class count, tagged with the method,
     named env/method/classes/seed, with the full experiment spec as its config.
 
-    W&B runs quiet: no run summary and no per-run `wandb sync` hint (which would
-    point into Ray's temporary session folder) reach the console; the sweep prints
-    one sync hint under its own storage folder instead.
+    W&B itself runs silent (its run summary of 100+ metrics, its local-folder and
+    `wandb sync` hints point into Ray's temporary session folder); this callback
+    prints one line per run, and the sweep one sync hint under its own storage.
     """
+
+    _logger_actor_cls = TornDownWandbLoggingActor
 
     def log_trial_start(self, trial: Any) -> None:
         import wandb
 
         spec = trial_spec(trial.config)
         classes = "-" if spec.classes is None else spec.classes
+        name = f"{spec.env}/{spec.method}/c{classes}/s{spec.seed}"
+        mode = self.kwargs.get("mode") or os.environ.get("WANDB_MODE", "online")
+        print(f"wandb: {mode} run {name} (project {self.project})", flush=True)
         self._start_logging_actor(
             trial,
             list(self._exclude_results) + list(self.excludes) + ["config"],
             id=trial.trial_id,
-            name=f"{spec.env}/{spec.method}/c{classes}/s{spec.seed}",
+            name=name,
             group=wandb_group(spec),
             tags=[spec.method, spec.env, f"classes={classes}"],
             project=self.project,
             config=spec.model_dump(mode="json"),
             dir=trial.local_path,
             resume="allow",
-            reinit=True,
             allow_val_change=True,
-            **{"settings": wandb.Settings(quiet=True), **self.kwargs},
+            **{"settings": wandb.Settings(silent=True), **self.kwargs},
         )
