@@ -15,6 +15,7 @@ from bench.learning_runs import KINDS as LEARNING_KINDS
 from bench.throughput import build_parser, goals, start_record, summarise
 from bench.throughput_runs import KINDS
 from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.experiment import PPO_PRESETS
 from rbrl_ray.methods import REWARD_METHODS
 
 BENCH = Path(__file__).resolve().parents[1] / "bench"
@@ -236,3 +237,22 @@ def test_learning_records_curves_of_both_implementations_and_skips_finished_runs
 
 def _no_nan(name):
     raise ValueError(f"not strict JSON: {name}")
+
+
+def test_learning_table_compares_records_at_one_budget(tmp_path, capsys):
+    from bench.learning_table import main as table
+
+    def record(ppo_changes, returns):
+        curve = [{"steps": 1000 * (i + 1), "return": r} for i, r in enumerate(returns)]
+        ppo = json.loads(PPO_PRESETS["paper"].model_copy(update=ppo_changes).model_dump_json())
+        return {
+            "settings": {"env": "cartpole-balance", "steps": 4000, "seeds": [0], "ppo": ppo},
+            "runs": {"ppo/0": {"curve": curve}},
+        }
+
+    (tmp_path / "learning_a.json").write_text(json.dumps(record({}, [1, 2, None, 4, 9])))
+    (tmp_path / "learning_b.json").write_text(json.dumps(record({"init": "torch"}, [5, 7, 9])))
+    assert table(["a", "b", "--at", "4000", "--results", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert "| a, ppo (paper preset) | 3.0 | 3.0 |" in out  # the last two returns ≤ 4,000
+    assert "| b, ppo (init=torch) | 8.0 | 8.0 |" in out  # a shorter record: its last two

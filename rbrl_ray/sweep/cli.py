@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 from collections import Counter
 from pathlib import Path
@@ -149,16 +150,16 @@ def run(
         )
     results = tuner.fit()
     errors = [r for r in results if r.error is not None]
-    console.print(
-        f"{len(results) - len(errors)} of {len(results)} trials finished; results in {path}"
-    )
-    console.print(
+    # soft_wrap: paths and commands stay on one line, to be copied whole
+    say = functools.partial(console.print, soft_wrap=True)
+    say(f"{len(results) - len(errors)} of {len(results)} trials finished; results in {path}")
+    say(
         "  per trial: result.json and progress.csv (every metric), checkpoint_*/, ratings/, "
         "TensorBoard events" + (", wandb/" if mode != "disabled" else "")
     )
     if mode == "offline":
-        console.print(f"  upload the W&B runs later with: wandb sync {path}/*/wandb/offline-run-*")
-    console.print(f"  tables and figures: python -m rbrl_ray.report {path}")
+        say(f"  upload the W&B runs later with: wandb sync {path}/*/wandb/offline-run-*")
+    say(f"  tables and figures: python -m rbrl_ray.report {path}")
     if errors:
         console.print(f"[red]{len(errors)} trials errored[/]; continue with --resume")
     return 1 if errors else 0

@@ -1,0 +1,81 @@
+"""One table across learning records: the ablation of BENCHMARKS.md, "Learning parity".
+
+    python bench/learning_table.py ablation_rllib_default ablation_free_log_std_only \
+        cartpole-balance --at 208000 [--kinds ppo,sb3]
+
+For each record (bench/results/learning_<name>.json) and each seed: the mean
+return of the last FINAL_ITERATIONS iterations at or before `--at` env steps, so
+records of different lengths compare at one budget. A record's PPO settings that
+differ from the paper preset are listed beside its name.
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from pathlib import Path
+from typing import Any
+
+from bench.learning import FINAL_ITERATIONS, HERE
+from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
+from rbrl_ray.experiment import PPO_PRESETS
+
+PROG = "bench/learning_table.py"
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("names", nargs="+", help="record names: bench/results/learning_<name>.json")
+    p.add_argument("--at", type=int_in_range("at", 1), required=True, help="env steps")
+    p.add_argument("--kinds", default="ppo", help="comma-separated run kinds (ppo, sb3, ours)")
+    p.add_argument("--results", type=Path, default=HERE / "results")
+    return p
+
+
+def value_at(curve: list[dict[str, Any]], at: int) -> float | None:
+    returns = [c["return"] for c in curve if c["steps"] <= at and c["return"] is not None]
+    return statistics.fmean(returns[-FINAL_ITERATIONS:]) if returns else None
+
+
+def changed_settings(record: dict[str, Any]) -> str:
+    paper = json.loads(PPO_PRESETS["paper"].model_dump_json())
+    changed = {k: v for k, v in record["settings"]["ppo"].items() if paper.get(k) != v}
+    return ", ".join(f"{k}={v}" for k, v in changed.items()) or "paper preset"
+
+
+def row(name: str, record: dict[str, Any], kind: str, at: int, seeds: list[int]) -> str:
+    values = {
+        int(key.split("/")[1]): value_at(run["curve"], at)
+        for key, run in record["runs"].items()
+        if key.split("/")[0] == kind
+    }
+    cells = ["–" if values.get(s) is None else f"{values[s]:.1f}" for s in seeds]
+    found = [v for v in values.values() if v is not None]
+    mean = f"{statistics.fmean(found):.1f}" if found else "–"
+    if len(found) > 1:
+        mean += f" ± {statistics.stdev(found) / len(found) ** 0.5:.1f}"
+    label = f"{name}, {kind}" + ("" if kind == "sb3" else f" ({changed_settings(record)})")
+    return f"| {label} | " + " | ".join(cells) + f" | {mean} |"
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    records = {}
+    for name in args.names:
+        path = args.results / f"learning_{name}.json"
+        if not path.is_file():
+            raise UsageError(f"no learning record {str(path)!r}")
+        records[name] = json.loads(path.read_text())
+    seeds = sorted({s for r in records.values() for s in r["settings"]["seeds"]})
+    print(f"return at {args.at:,} env steps (mean of the last {FINAL_ITERATIONS} iterations)\n")
+    print("| record (settings) | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± s.e. |")
+    print("|---|" + "---:|" * (len(seeds) + 1))
+    for name, record in records.items():
+        for kind in args.kinds.split(","):
+            if any(key.split("/")[0] == kind for key in record["runs"]):
+                print(row(name, record, kind, args.at, seeds))
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main, PROG)
