@@ -213,30 +213,32 @@ def markdown(name: str, settings: dict[str, Any], table: dict[str, dict[str, Any
     return "\n".join(lines)
 
 
-def figure(record: dict[str, Any], kinds: list[str], out: Path, title: str) -> None:
-    import matplotlib
+def curves_of(record: dict[str, Any], kind: str) -> list[list[dict[str, Any]]]:
+    """Each seed's curve of one kind, iterations without an episode left out."""
+    curves = [r["curve"] for k, r in record["runs"].items() if k.split("/")[0] == kind]
+    curves = [[c for c in cv if c["return"] is not None] for cv in curves]
+    return [cv for cv in curves if cv]
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+def plot_band(ax: Any, curves: list[list[dict[str, Any]]], colour: str, label: str) -> None:
+    """Each seed thin, their mean ± s.e. on a common step grid bold."""
     import numpy as np
 
-    fig, ax = plt.subplots(figsize=(7, 4.2))
-    for kind in kinds:
-        curves = [r["curve"] for k, r in record["runs"].items() if k.split("/")[0] == kind]
-        curves = [[c for c in cv if c["return"] is not None] for cv in curves]
-        curves = [cv for cv in curves if cv]
-        if not curves:
-            continue
-        grid = np.unique(np.concatenate([[c["steps"] for c in cv] for cv in curves]))
-        values = np.stack(
-            [np.interp(grid, [c["steps"] for c in cv], [c["return"] for c in cv]) for cv in curves]
-        )
-        mean = values.mean(axis=0)
-        se = values.std(axis=0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0 * mean
-        for v in values:
-            ax.plot(grid, v, color=COLOURS[kind], alpha=0.25, linewidth=0.8)
-        ax.plot(grid, mean, color=COLOURS[kind], label=f"{LABELS[kind]} (n={len(values)})")
-        ax.fill_between(grid, mean - se, mean + se, color=COLOURS[kind], alpha=0.2)
+    grid = np.unique(np.concatenate([[c["steps"] for c in cv] for cv in curves]))
+    values = np.stack(
+        [np.interp(grid, [c["steps"] for c in cv], [c["return"] for c in cv]) for cv in curves]
+    )
+    mean = values.mean(axis=0)
+    se = values.std(axis=0, ddof=1) / np.sqrt(len(values)) if len(values) > 1 else 0 * mean
+    for v in values:
+        ax.plot(grid, v, color=colour, alpha=0.25, linewidth=0.8)
+    ax.plot(grid, mean, color=colour, label=f"{label} (n={len(values)})")
+    ax.fill_between(grid, mean - se, mean + se, color=colour, alpha=0.2)
+
+
+def save_axes(fig: Any, ax: Any, title: str, out: Path) -> None:
+    import matplotlib.pyplot as plt
+
     ax.set_xlabel("env steps")
     ax.set_ylabel("true episode return")
     ax.set_title(title, fontsize=10)
@@ -245,6 +247,20 @@ def figure(record: dict[str, Any], kinds: list[str], out: Path, title: str) -> N
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)
+
+
+def figure(record: dict[str, Any], kinds: list[str], out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7, 4.2))
+    for kind in kinds:
+        curves = curves_of(record, kind)
+        if curves:
+            plot_band(ax, curves, COLOURS[kind], LABELS[kind])
+    save_axes(fig, ax, title, out)
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,7 +16,7 @@ import statistics
 from pathlib import Path
 from typing import Any
 
-from bench.learning import FINAL_ITERATIONS, HERE
+from bench.learning import FINAL_ITERATIONS, HERE, curves_of, plot_band, save_axes
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
 from rbrl_ray.experiment import PPO_PRESETS
 
@@ -29,6 +29,7 @@ def build_parser() -> OneLineParser:
     p.add_argument("--at", type=int_in_range("at", 1), required=True, help="env steps")
     p.add_argument("--kinds", default="ppo", help="comma-separated run kinds (ppo, sb3, ours)")
     p.add_argument("--results", type=Path, default=HERE / "results")
+    p.add_argument("--figure", type=Path, help="also draw every row's curves here (PNG)")
     return p
 
 
@@ -70,11 +71,32 @@ def main(argv: list[str] | None = None) -> int:
     print(f"return at {args.at:,} env steps (mean of the last {FINAL_ITERATIONS} iterations)\n")
     print("| record (settings) | " + " | ".join(f"seed {s}" for s in seeds) + " | mean ± s.e. |")
     print("|---|" + "---:|" * (len(seeds) + 1))
-    for name, record in records.items():
-        for kind in args.kinds.split(","):
-            if any(key.split("/")[0] == kind for key in record["runs"]):
-                print(row(name, record, kind, args.at, seeds))
+    rows = [
+        (name, record, kind)
+        for name, record in records.items()
+        for kind in args.kinds.split(",")
+        if any(key.split("/")[0] == kind for key in record["runs"])
+    ]
+    for name, record, kind in rows:
+        print(row(name, record, kind, args.at, seeds))
+    if args.figure:
+        draw(rows, args.at, args.figure)
+        print(f"\nwritten: {args.figure}")
     return 0
+
+
+def draw(rows: list[tuple[str, dict[str, Any], str]], at: int, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(7.5, 4.5))
+    for (name, record, kind), colour in zip(rows, plt.get_cmap("tab10").colors, strict=False):
+        curves = [[c for c in cv if c["steps"] <= at] for cv in curves_of(record, kind)]
+        if any(curves):
+            plot_band(ax, [cv for cv in curves if cv], colour, f"{name}, {kind}")
+    save_axes(fig, ax, f"true return up to {at:,} env steps", out)
 
 
 if __name__ == "__main__":
