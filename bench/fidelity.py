@@ -25,12 +25,12 @@ import numpy as np
 
 from bench.machine import describe_machine
 from bench.policy_snapshots import snapshot_segments
-from rbrl_ray.cli import OneLineParser, choice_list, int_in_range, run_main
+from bench.records import move_aside
+from rbrl_ray.cli import OneLineParser, choice_list, class_count, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
 from rbrl_ray.methods import REWARD_METHODS
 from rbrl_ray.reward_bench.cli import fit_method, histogram
-from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES
 
 PROG = "bench/fidelity.py"
 HERE = Path(__file__).resolve().parent
@@ -40,7 +40,7 @@ COLUMNS = ("pearson", "spearman", "accuracy")
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--envs", default="all", help=f"'all' or comma-separated: {TASK_NAMES}")
-    p.add_argument("--classes", type=int_in_range("classes", MIN_CLASSES, MAX_CLASSES), default=3)
+    p.add_argument("--classes", type=class_count, default=3)
     p.add_argument("--ratings", type=int_in_range("ratings", 2), default=1000)
     p.add_argument("--heldout", type=int_in_range("heldout", 2), default=500)
     p.add_argument("--ppo-steps", type=int_in_range("ppo-steps", 0), default=60_000)
@@ -160,9 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     path = args.out / "fidelity.json"
     if path.exists():  # an earlier run's results are kept, never overwritten
-        aside = path.with_name(f"fidelity.{time.strftime('%Y%m%d-%H%M%S')}.json")
-        path.rename(aside)
-        print(f"moved the earlier {path.name} to {aside}")
+        move_aside(path, "holds an earlier run")
     record: dict[str, Any] = {
         "settings": {k: str(v) if isinstance(v, Path) else v for k, v in vars(args).items()},
         "machine": describe_machine(),

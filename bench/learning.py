@@ -28,13 +28,13 @@ import statistics
 import subprocess
 import sys
 import threading
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 from bench.learning_runs import KINDS
 from bench.machine import describe_machine
+from bench.records import move_aside
 from rbrl_ray.cli import OneLineParser, UsageError, choice_list, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.experiment import PPO_PRESETS, PPOSettings
@@ -119,9 +119,7 @@ class Record:
             if old.get("settings") == settings:
                 self.data["runs"] = old.get("runs", {})
             else:
-                aside = path.with_name(f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.json")
-                path.rename(aside)
-                print(f"{path} had other settings; moved it to {aside}")
+                move_aside(path, "had other settings")
 
     def done(self, key: str) -> bool:
         return key in self.data["runs"]

@@ -25,11 +25,18 @@ from typing import Any
 
 from bench.machine import describe_machine
 from bench.peak_memory import PeakMemoryMonitor
+from bench.records import move_aside
 from bench.throughput_runs import KINDS
-from rbrl_ray.cli import OneLineParser, choice_error, choice_list, int_in_range, run_main
+from rbrl_ray.cli import (
+    OneLineParser,
+    choice_error,
+    choice_list,
+    class_count,
+    int_in_range,
+    run_main,
+)
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS
-from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES
 
 PROG = "bench/throughput.py"
 HERE = Path(__file__).resolve().parent
@@ -66,7 +73,7 @@ def build_parser() -> OneLineParser:
         default="paper",
         help="PPO settings for every learner: paper (default) or small (a quick check)",
     )
-    p.add_argument("--classes", type=int_in_range("classes", MIN_CLASSES, MAX_CLASSES), default=3)
+    p.add_argument("--classes", type=class_count, default=3)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--only", default=",".join(DEFAULT_KINDS), help=f"comma-separated: {', '.join(KINDS)}"
@@ -189,9 +196,7 @@ def start_record(path: Path, args: argparse.Namespace, kinds: list[str]) -> dict
         record["goals"] = goals(record["summary"])
         print(f"keeping the earlier measurements of {', '.join(kept) or 'nothing'} in {path}")
     else:
-        aside = path.with_name(f"{path.stem}.{time.strftime('%Y%m%d-%H%M%S')}.json")
-        path.rename(aside)
-        print(f"{path} had other settings; moved it to {aside}")
+        move_aside(path, "had other settings")
     return record
 
 

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
-from rbrl_ray.validation import ConfigError
+from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, ConfigError
 
 
 class UsageError(ConfigError):
@@ -50,6 +50,10 @@ def choice_list(text: str, allowed: Iterable[str], what: str, flag: str) -> list
     if not chosen:
         raise UsageError(f"{flag} is empty; allowed: " + ", ".join(allowed))
     return chosen
+
+
+#: argparse type of a --classes flag: a class count in MIN_CLASSES..MAX_CLASSES.
+class_count = int_in_range("classes", MIN_CLASSES, MAX_CLASSES)
 
 
 class OneLineParser(argparse.ArgumentParser):

@@ -24,6 +24,7 @@ from rbrl_ray.cli import (
     UsageError,
     add_noise_argument,
     choice_list,
+    class_count,
     int_in_range,
 )
 from rbrl_ray.envs import TASK_NAMES, Task, get_task
@@ -32,7 +33,6 @@ from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.methods import REWARD_METHODS
 from rbrl_ray.reward import RewardModelConfig, RewardTrainer, evaluate_fidelity
 from rbrl_ray.reward_bench.scripted import collect_segments
-from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES
 
 PROG = "rbrl_ray.reward_bench"
 
@@ -40,7 +40,7 @@ PROG = "rbrl_ray.reward_bench"
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="cartpole-balance", help=f"one of: {', '.join(TASK_NAMES)}")
-    p.add_argument("--classes", type=int_in_range("classes", MIN_CLASSES, MAX_CLASSES), default=3)
+    p.add_argument("--classes", type=class_count, default=3)
     p.add_argument("--ratings", type=int_in_range("ratings", 1), default=2000)
     p.add_argument("--heldout", type=int_in_range("heldout", 2), default=1000)
     p.add_argument("--seed", type=int, default=0)
