@@ -85,6 +85,11 @@ class PPOSettings(StrictModel):
         "1 value output, zero biases); torch: torch's Linear default (RLlib's)",
     )
     adam_eps: float = Field(1e-5, gt=0, description="Adam's epsilon (SB3 sets 1e-5; torch 1e-8)")
+    update_loop: Literal["lean", "rllib"] = Field(
+        "lean",
+        description="lean: this project's update loop, the same gradient steps without "
+        "RLlib's per-minibatch bookkeeping (rllib/fast_learner.py); rllib: RLlib's own",
+    )
     normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
     num_env_runners: int = Field(1, ge=0, description="sampling processes (not learning)")
     envs_per_runner: int = Field(8, ge=1, description="vectorised envs per runner")

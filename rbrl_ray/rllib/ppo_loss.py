@@ -1,0 +1,111 @@
+"""PPO's loss on one minibatch, term by term (Schulman et al. 2017, arXiv 1707.06347).
+
+The same arithmetic, in the same order, as RLlib 2.60's
+`PPOTorchLearner.compute_loss_for_module` without its KL penalty (the paper's
+PPO has none), so a learner using it takes bit-for-bit the same gradient steps.
+What it leaves out is RLlib's per-minibatch bookkeeping: the statistics are
+computed only when asked for (`loss_stats`), once per update.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from ray.rllib.algorithms.ppo.ppo import (
+    LEARNER_RESULTS_KL_KEY,
+    LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY,
+    LEARNER_RESULTS_VF_LOSS_UNCLIPPED_KEY,
+)
+from ray.rllib.core.columns import Columns
+from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
+from ray.rllib.evaluation.postprocessing import Postprocessing
+from ray.rllib.utils.torch_utils import explained_variance
+
+#: The train-batch columns the loss reads.
+LOSS_COLUMNS = (
+    Columns.OBS,
+    Columns.ACTIONS,
+    Columns.ACTION_LOGP,
+    Postprocessing.ADVANTAGES,
+    Postprocessing.VALUE_TARGETS,
+)
+
+
+@dataclass(frozen=True)
+class PPOCoefficients:
+    clip_param: float  # ε
+    vf_loss_coeff: float  # c1
+    entropy_coeff: float  # c2
+    vf_clip_param: float  # the value loss is clamped to [0, this]; inf: not at all
+
+
+@dataclass
+class PPOLossTerms:
+    """Per-row terms of one minibatch, kept for the statistics of the last one."""
+
+    total: torch.Tensor
+    surrogate: torch.Tensor
+    vf_loss: torch.Tensor
+    vf_loss_clipped: torch.Tensor
+    values: torch.Tensor
+    entropy: torch.Tensor
+    value_targets: torch.Tensor
+    masked_mean: Callable[[torch.Tensor], torch.Tensor]
+
+
+def masked_mean_of(batch: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
+    """Mean over real rows: the bootstrap row RLlib adds to each episode is masked."""
+    if Columns.LOSS_MASK not in batch:
+        return torch.mean
+    mask = batch[Columns.LOSS_MASK]
+    num_valid = torch.sum(mask)
+    return lambda data: torch.sum(data[mask]) / num_valid
+
+
+def ppo_loss(module: Any, batch: dict[str, torch.Tensor], c: PPOCoefficients) -> PPOLossTerms:
+    """Forward pass of pi and vf on `batch` and PPO's loss (eq. 9) over it."""
+    out = module.forward_train(batch)
+    dist = module.get_train_action_dist_cls().from_logits(out[Columns.ACTION_DIST_INPUTS])
+    masked_mean = masked_mean_of(batch)
+
+    # r_t(θ) = π_θ(a|s) / π_θ_old(a|s)
+    ratio = torch.exp(dist.logp(batch[Columns.ACTIONS]) - batch[Columns.ACTION_LOGP])
+    entropy = dist.entropy()  # S[π_θ](s)
+
+    # L^CLIP (eq. 7): min(r_t Â_t, clip(r_t, 1 - ε, 1 + ε) Â_t)
+    advantages = batch[Postprocessing.ADVANTAGES]
+    surrogate = torch.min(
+        advantages * ratio,
+        advantages * torch.clamp(ratio, 1 - c.clip_param, 1 + c.clip_param),
+    )
+
+    # L^VF (eq. 9): (V_θ(s_t) - V_t^targ)²
+    values = module.compute_values(batch, embeddings=out.get(Columns.EMBEDDINGS))
+    targets = batch[Postprocessing.VALUE_TARGETS]
+    vf_loss = torch.pow(values - targets, 2.0)
+    vf_loss_clipped = torch.clamp(vf_loss, 0, c.vf_clip_param)
+
+    # eq. 9, as a loss to minimise: -L^CLIP + c1 L^VF - c2 S
+    total = masked_mean(-surrogate + c.vf_loss_coeff * vf_loss_clipped - c.entropy_coeff * entropy)
+    return PPOLossTerms(
+        total, surrogate, vf_loss, vf_loss_clipped, values, entropy, targets, masked_mean
+    )
+
+
+def loss_stats(terms: PPOLossTerms) -> dict[str, torch.Tensor]:
+    """The statistics RLlib's PPO reports, under its own keys."""
+    mean = terms.masked_mean
+    with torch.no_grad():
+        return {
+            POLICY_LOSS_KEY: -mean(terms.surrogate),
+            VF_LOSS_KEY: mean(terms.vf_loss_clipped),
+            LEARNER_RESULTS_VF_LOSS_UNCLIPPED_KEY: mean(terms.vf_loss),
+            LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY: explained_variance(
+                terms.value_targets, terms.values
+            ),
+            ENTROPY_KEY: mean(terms.entropy),
+            LEARNER_RESULTS_KL_KEY: torch.tensor(0.0, device=terms.total.device),
+        }
