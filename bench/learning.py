@@ -104,6 +104,19 @@ def final_return(curve: list[dict[str, Any]]) -> float | None:
     return statistics.fmean(values) if values else None
 
 
+def with_current_defaults(settings: dict[str, Any]) -> dict[str, Any]:
+    """A record's settings with PPO fields added since it was written set to their defaults.
+
+    A new PPOSettings field (say `update_loop`) must not orphan the runs already on
+    record; a field whose recorded value differs from the default still does.
+    """
+    try:
+        ppo = PPOSettings.model_validate(settings.get("ppo", {})).model_dump()
+    except ValueError:
+        return settings
+    return json.loads(json.dumps({**settings, "ppo": ppo}))
+
+
 class Record:
     """The benchmark's record on disk: settings, machine, and every finished run."""
 
@@ -116,7 +129,7 @@ class Record:
         }
         if path.exists():
             old = json.loads(path.read_text())
-            if old.get("settings") == settings:
+            if with_current_defaults(old.get("settings", {})) == settings:
                 self.data["runs"] = old.get("runs", {})
             else:
                 move_aside(path, "had other settings")

@@ -208,6 +208,22 @@ def test_a_partial_rerun_keeps_the_other_measurements_and_never_overwrites(tmp_p
     assert json.loads(aside.read_text())["runs"]["ppo"] == [run]
 
 
+def test_a_learning_record_survives_a_new_ppo_field_but_not_a_changed_one(tmp_path):
+    from bench.learning import Record
+
+    ppo = PPO_PRESETS["small"].model_dump()
+    settings = json.loads(json.dumps({"env": "cartpole-balance", "steps": 9, "ppo": ppo}))
+    written_before = {**settings, "ppo": {k: v for k, v in ppo.items() if k != "update_loop"}}
+    path = tmp_path / "learning_x.json"
+    path.write_text(json.dumps({"settings": written_before, "runs": {"ppo/0": {"steps": 9}}}))
+    assert Record(path, settings).done("ppo/0")
+
+    changed = {**written_before, "ppo": {**written_before["ppo"], "lr": 1.0}}
+    path.write_text(json.dumps({"settings": changed, "runs": {"ppo/0": {"steps": 9}}}))
+    assert not Record(path, settings).done("ppo/0")
+    assert not path.exists() and len(list(tmp_path.glob("learning_x.*.json"))) == 1
+
+
 @pytest.mark.slow
 def test_learning_records_curves_of_both_implementations_and_skips_finished_runs(tmp_path):
     args = (
