@@ -90,6 +90,11 @@ class PPOSettings(StrictModel):
         description="lean: this project's update loop, the same gradient steps without "
         "RLlib's per-minibatch bookkeeping (rllib/fast_learner.py); rllib: RLlib's own",
     )
+    num_gpus_per_learner: float = Field(
+        0.0,
+        ge=0,
+        description="GPUs for the learner (RLlib's learners(num_gpus_per_learner)); 0: CPU",
+    )
     normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
     num_env_runners: int = Field(1, ge=0, description="sampling processes (not learning)")
     envs_per_runner: int = Field(8, ge=1, description="vectorised envs per runner")

@@ -64,6 +64,11 @@ def build_parser() -> OneLineParser:
     p.add_argument("--env-runners", type=int_in_range("env-runners", 0))
     p.add_argument("--envs-per-runner", type=int_in_range("envs-per-runner", 1))
     p.add_argument(
+        "--learner-gpus",
+        type=float,
+        help="GPUs for the learner (default 0: CPU); needs a CUDA device visible to torch",
+    )
+    p.add_argument(
         "--checkpoint-every",
         type=int_in_range("checkpoint-every", 1),
         default=10,
@@ -99,6 +104,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         ppo["num_env_runners"] = args.env_runners
     if args.envs_per_runner is not None:
         ppo["envs_per_runner"] = args.envs_per_runner
+    if args.learner_gpus is not None:
+        ppo["num_gpus_per_learner"] = learner_gpus(args.learner_gpus)
     try:
         noise = parse_noise(args.noise)
         return ExperimentSpec(
@@ -113,6 +120,19 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         )
     except (ValidationError, ValueError) as err:
         raise UsageError(error_line(err)) from None
+
+
+def learner_gpus(count: float) -> float:
+    """--learner-gpus, checked against this machine: a local trial cannot wait for a GPU."""
+    import torch
+
+    if count < 0:
+        raise UsageError(f"--learner-gpus must be ≥ 0, got {count:g}")
+    if count > 0 and not torch.cuda.is_available():
+        raise UsageError(
+            f"--learner-gpus {count:g}: torch sees no CUDA device here; allowed on this machine: 0"
+        )
+    return count
 
 
 def load_resume(args: argparse.Namespace) -> tuple[ExperimentSpec, Path]:

@@ -12,7 +12,7 @@ from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec, PPOSettings
 from rbrl_ray.rllib.keys import SPEC_KEY, spec_of
 from rbrl_ray.rllib.policy_net import HIDDEN_GAIN, PI_OUTPUT_GAIN, VF_OUTPUT_GAIN
-from rbrl_ray.rllib.ppo import RatingPPOConfig, as_rating_config
+from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig, as_rating_config
 
 
 def spec(seed=0, **ppo):
@@ -110,3 +110,13 @@ def test_a_slow_rollout_is_waited_for_not_discarded():
     # RLlib's default (60 s) drops a slower sample and skips that update, so on a busy
     # machine learning depended on timing: same seed, different curve.
     assert RatingPPOConfig.from_spec(spec()).sample_timeout_s >= 3600
+
+
+def test_a_gpu_learner_is_requested_from_rllib_and_tune():
+    config = RatingPPOConfig.from_spec(spec(num_gpus_per_learner=1))
+    assert config.num_gpus_per_learner == 1 and config.num_learners == 0
+    # the learner lives in the trial's main process, so its bundle holds the GPU
+    main, *_ = RatingPPO.default_resource_request(config).bundles
+    assert main["GPU"] == 1
+    cpu_only = RatingPPO.default_resource_request(RatingPPOConfig.from_spec(spec()))
+    assert cpu_only.bundles[0].get("GPU", 0) == 0

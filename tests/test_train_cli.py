@@ -7,6 +7,7 @@ import sys
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.feedback.store import RatedStore, lineages, load_latest
@@ -50,6 +51,12 @@ BASE = ["--env", "cartpole-balance", "--method", "ours", "--classes", "3", "--ti
         ([*BASE, "--selection", "best"], ["'best'", "uniform", "disagreement"]),
         (["--resume", "/nonexistent/trial"], ["no trial to resume", "/nonexistent/trial"]),
         (["--env", "cartpole-balance"], ["--method is required"]),
+        ([*BASE, "--learner-gpus", "-1"], ["--learner-gpus", "≥ 0", "-1"]),
+        pytest.param(
+            [*BASE, "--learner-gpus", "1"],
+            ["--learner-gpus 1", "no CUDA device", "allowed on this machine: 0"],
+            marks=pytest.mark.skipif(torch.cuda.is_available(), reason="a GPU is here"),
+        ),
     ],
 )
 def test_bad_input_is_one_line_exit_2_before_ray(tmp_path, args, names):

@@ -74,6 +74,7 @@ SPEC_OWNED: dict[str, str] = {
     "_train_batch_size_per_learner": "ppo.train_batch_size",
     "_model_config": "ppo (hidden, activation, free_log_std, init)",
     "_rl_module_spec": "ppo.init",
+    "num_gpus_per_learner": "ppo.num_gpus_per_learner",
 }
 
 
@@ -136,7 +137,10 @@ class RatingPPOConfig(PPOConfig):
                 model_config=model_config(p),
                 rl_module_spec=RLModuleSpec(catalog_class=catalog_class(p)),
             )
-            .learners(learner_config_dict={SPEC_KEY: spec.model_dump(mode="json")})
+            .learners(
+                num_gpus_per_learner=p.num_gpus_per_learner,
+                learner_config_dict={SPEC_KEY: spec.model_dump(mode="json")},
+            )
             .debugging(seed=spec.seed)
         )
         return self
