@@ -3,8 +3,9 @@
     python bench/throughput_runs.py KIND --env ENV --steps N [--preset P] [--classes C] [--seed S]
 
 KIND is one of: raw (one dm_control env, random actions), sample (this project's
-EnvRunner alone: vector env, connectors, policy inference), sb3 (stable-baselines3
-PPO, the RbRL backbone), ppo and ours (this project's RatingPPO). Every learner
+EnvRunner alone: vector env, connectors, policy inference), floor (the PPO update
+alone in plain torch, bench/update_floor.py), sb3 (stable-baselines3 PPO, the
+RbRL backbone), ppo and ours (this project's RatingPPO). Every learner
 uses the same PPO settings, `PPO_PRESETS[preset]` (default: the paper's). The
 last stdout line is `RESULT {json}` with the env steps done and the seconds taken.
 """
@@ -20,7 +21,7 @@ from typing import Any
 
 from rbrl_ray import metric_names as m
 
-KINDS = ("raw", "sample", "sb3", "ppo", "ours", "ours_blocking")
+KINDS = ("raw", "sample", "floor", "sb3", "ppo", "ours", "ours_blocking")
 
 
 def measure_raw(env: str, steps: int, seed: int) -> dict[str, Any]:
@@ -79,15 +80,30 @@ def measure_sample(env: str, steps: int, seed: int, preset: str) -> dict[str, An
     return {"steps": done, "seconds": time.perf_counter() - start}
 
 
+def measure_floor(env: str, steps: int, preset: str) -> dict[str, Any]:
+    """The update's torch-only floor over as many rollouts as `steps` env steps make."""
+    from bench.update_floor import measure_update_floor
+    from rbrl_ray.experiment import PPO_PRESETS
+
+    p = PPO_PRESETS[preset]
+    return measure_update_floor(env, p, max(1, steps // p.train_batch_size))
+
+
 def measure_sb3(env: str, steps: int, seed: int, preset: str) -> dict[str, Any]:
     """SB3 PPO with the same rollout size, minibatch, epochs, nets and obs normalisation."""
+    import torch
+
     from bench.sb3_baseline import sb3_ppo
     from rbrl_ray.experiment import PPO_PRESETS
 
     model = sb3_ppo(env, seed, PPO_PRESETS[preset])
     start = time.perf_counter()
     model.learn(total_timesteps=steps)
-    return {"steps": int(model.num_timesteps), "seconds": time.perf_counter() - start}
+    return {
+        "steps": int(model.num_timesteps),
+        "seconds": time.perf_counter() - start,
+        "torch_threads": torch.get_num_threads(),
+    }
 
 
 def measure_rating_ppo(
@@ -97,10 +113,12 @@ def measure_rating_ppo(
     import tempfile
 
     import ray
+    import torch
 
     from rbrl_ray.rllib.ppo import RatingPPOConfig
 
     spec = _spec(env, method, classes, steps, seed, preset, **extra)
+    threads = torch.get_num_threads()  # the learner's: it runs in this (the driver) process
     ray.init(include_dashboard=False, log_to_driver=False)
     algo = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
     done, fit_seconds, version, iterations = 0, 0.0, 0, []
@@ -124,6 +142,7 @@ def measure_rating_ppo(
         "fit_seconds": fit_seconds,
         "relabel_seconds_per_update": learner.get("reward_relabeller"),
         "ratings": int(result.get(m.NUM_RATINGS, 0)),
+        "torch_threads": threads,
     }
 
 
@@ -136,6 +155,7 @@ def _background():
 def run(kind: str, env: str, steps: int, seed: int, preset: str, classes: int) -> dict[str, Any]:
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "raw": lambda: measure_raw(env, steps, seed),
+        "floor": lambda: measure_floor(env, steps, preset),
         "sample": lambda: measure_sample(env, steps, seed, preset),
         "sb3": lambda: measure_sb3(env, steps, seed, preset),
         "ppo": lambda: measure_rating_ppo(env, steps, seed, preset, "ppo", None),

@@ -76,6 +76,7 @@ def test_goal_ratios_come_from_medians():
         {
             "raw": _summary(1000, 0.1),
             "sample": _summary(800),
+            "floor": _summary(500),
             "sb3": _summary(200),
             "ppo": ppo,
             "ours": _summary(320, 1.8),
@@ -85,6 +86,8 @@ def test_goal_ratios_come_from_medians():
     assert ratios["ours_over_ppo"] == pytest.approx(0.8)
     assert ratios["ours_extra_wall"] == pytest.approx(0.25)  # 400/320 - 1
     assert ratios["sample_over_raw"] == pytest.approx(0.8)
+    assert ratios["ppo_over_floor"] == pytest.approx(0.8)
+    assert ratios["sb3_over_floor"] == pytest.approx(0.4)
     assert ratios["peak_trial_gib"] == 1.8  # learners only, not the raw env
 
 
@@ -99,20 +102,24 @@ def test_throughput_records_every_repeat(tmp_path):
     result = _run(
         "throughput.py",
         *("--env", "cartpole-balance", "--preset", "small", "--repeats", "2"),
-        *("--only", "raw,sample,sb3", "--steps", "2000", "--raw-steps", "300"),
+        *("--only", "raw,sample,floor,sb3", "--steps", "2000", "--raw-steps", "300"),
         *("--out", str(tmp_path)),
     )
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((tmp_path / "throughput_cartpole-balance.json").read_text())
     assert record["preset"] == "small" and record["machine"]["cores"] >= 1
-    assert list(record["runs"]) == ["raw", "sample", "sb3"]
+    assert list(record["runs"]) == ["raw", "sample", "floor", "sb3"]
     for kind, runs in record["runs"].items():
         assert len(runs) == 2
         assert all(r["steps"] >= (300 if kind == "raw" else 2000) for r in runs)
         assert all(r["steps_per_s"] > 0 and r["peak_trial_gib"] > 0 for r in runs)
         s = record["summary"][kind]
         assert s["min_steps_per_s"] <= s["median_steps_per_s"] <= s["max_steps_per_s"]
-    assert set(record["goals"]) == {"sample_over_raw", "peak_trial_gib"}
+    # the floor: 2 rollouts of 1,000 rows, 2 epochs of 4 minibatches of 250 each
+    assert all(
+        r["gradient_steps"] == 16 and r["torch_threads"] >= 1 for r in record["runs"]["floor"]
+    )
+    assert set(record["goals"]) == {"sample_over_raw", "sb3_over_floor", "peak_trial_gib"}
     table = (tmp_path / "throughput_cartpole-balance.md").read_text()
     assert "SB3 PPO" in table and "sample_over_raw" in table
 
