@@ -1,12 +1,14 @@
 """One throughput measurement, run in its own process by bench/throughput.py.
 
     python bench/throughput_runs.py KIND --env ENV --steps N [--preset P] [--classes C] [--seed S]
+    python bench/throughput_runs.py sb3 --env ENV --steps N --ppo '{"envs_per_runner": 32}'
 
 KIND is one of: raw (one dm_control env, random actions), sample (this project's
 EnvRunner alone: vector env, connectors, policy inference), floor (the PPO update
 alone in plain torch, bench/update_floor.py), sb3 (stable-baselines3 PPO, the
 RbRL backbone), ppo and ours (this project's RatingPPO). Every learner
-uses the same PPO settings, `PPO_PRESETS[preset]` (default: the paper's). The
+uses the same PPO settings, `PPO_PRESETS[preset]` (default: the paper's) with the
+`--ppo` JSON object's fields in their place. The
 last stdout line is `RESULT {json}` with the env steps done and the seconds taken.
 """
 
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from rbrl_ray import metric_names as m
+from rbrl_ray.experiment import PPOSettings
 
 KINDS = ("raw", "sample", "floor", "sb3", "ppo", "ours", "ours_blocking")
 
@@ -43,9 +46,9 @@ def measure_raw(env: str, steps: int, seed: int) -> dict[str, Any]:
 
 
 def _spec(
-    env: str, method: str, classes: int | None, steps: int, seed: int, preset: str, **extra: Any
+    env: str, method: str, classes: int | None, steps: int, seed: int, p: PPOSettings, **extra: Any
 ):
-    from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
+    from rbrl_ray.experiment import ExperimentSpec
 
     return ExperimentSpec(
         env=env,
@@ -53,12 +56,12 @@ def _spec(
         classes=classes,
         seed=seed,
         timesteps=steps,
-        ppo=PPO_PRESETS[preset],
+        ppo=p,
         **extra,
     )
 
 
-def measure_sample(env: str, steps: int, seed: int, preset: str) -> dict[str, Any]:
+def measure_sample(env: str, steps: int, seed: int, p: PPOSettings) -> dict[str, Any]:
     """This project's EnvRunner in this process: what one sampling core does per second."""
     import tempfile
 
@@ -68,7 +71,7 @@ def measure_sample(env: str, steps: int, seed: int, preset: str) -> dict[str, An
     from rbrl_ray.rllib.ppo import RatingPPOConfig
 
     torch.set_num_threads(1)  # as in a 1-CPU EnvRunner actor, where Ray sets OMP_NUM_THREADS=1
-    spec = _spec(env, "ppo", None, steps, seed, preset)
+    spec = _spec(env, "ppo", None, steps, seed, p)
     config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))
     config.env_runners(num_env_runners=0)
     runner = SingleAgentEnvRunner(config=config)
@@ -80,34 +83,33 @@ def measure_sample(env: str, steps: int, seed: int, preset: str) -> dict[str, An
     return {"steps": done, "seconds": time.perf_counter() - start}
 
 
-def measure_floor(env: str, steps: int, preset: str) -> dict[str, Any]:
+def measure_floor(env: str, steps: int, p: PPOSettings) -> dict[str, Any]:
     """The update's torch-only floor over as many rollouts as `steps` env steps make."""
     from bench.update_floor import measure_update_floor
-    from rbrl_ray.experiment import PPO_PRESETS
 
-    p = PPO_PRESETS[preset]
     return measure_update_floor(env, p, max(1, steps // p.train_batch_size))
 
 
-def measure_sb3(env: str, steps: int, seed: int, preset: str) -> dict[str, Any]:
+def measure_sb3(env: str, steps: int, seed: int, p: PPOSettings) -> dict[str, Any]:
     """SB3 PPO with the same rollout size, minibatch, epochs, nets and obs normalisation."""
     import torch
 
     from bench.sb3_baseline import sb3_ppo
-    from rbrl_ray.experiment import PPO_PRESETS
 
-    model = sb3_ppo(env, seed, PPO_PRESETS[preset])
-    start = time.perf_counter()
+    model = sb3_ppo(env, seed, p)
+    start, started_at = time.perf_counter(), time.time()
     model.learn(total_timesteps=steps)
     return {
         "steps": int(model.num_timesteps),
         "seconds": time.perf_counter() - start,
+        "start": started_at,  # wall clock, for runs packed side by side (bench/packed.py)
+        "end": time.time(),
         "torch_threads": torch.get_num_threads(),
     }
 
 
 def measure_rating_ppo(
-    env: str, steps: int, seed: int, preset: str, method: str, classes: int | None, **extra: Any
+    env: str, steps: int, seed: int, p: PPOSettings, method: str, classes: int | None, **extra: Any
 ) -> dict[str, Any]:
     """RatingPPO on in-process Ray: wall time of the training iterations, split by phase."""
     import tempfile
@@ -117,7 +119,7 @@ def measure_rating_ppo(
 
     from rbrl_ray.rllib.ppo import RatingPPOConfig
 
-    spec = _spec(env, method, classes, steps, seed, preset, **extra)
+    spec = _spec(env, method, classes, steps, seed, p, **extra)
     threads = torch.get_num_threads()  # the learner's: it runs in this (the driver) process
     ray.init(include_dashboard=False, log_to_driver=False)
     algo = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
@@ -152,34 +154,45 @@ def _background():
     return RatingSchedule(background_fit=True)
 
 
-def run(kind: str, env: str, steps: int, seed: int, preset: str, classes: int) -> dict[str, Any]:
+def ppo_settings(preset: str, overrides: str | None) -> PPOSettings:
+    """The preset's PPO settings with the fields of the JSON object `overrides`."""
+    from rbrl_ray.experiment import PPO_PRESETS
+
+    return PPOSettings.model_validate(
+        {**PPO_PRESETS[preset].model_dump(), **json.loads(overrides or "{}")}
+    )
+
+
+def run(kind: str, env: str, steps: int, seed: int, p: PPOSettings, classes: int) -> dict[str, Any]:
     runners: dict[str, Callable[[], dict[str, Any]]] = {
         "raw": lambda: measure_raw(env, steps, seed),
-        "floor": lambda: measure_floor(env, steps, preset),
-        "sample": lambda: measure_sample(env, steps, seed, preset),
-        "sb3": lambda: measure_sb3(env, steps, seed, preset),
-        "ppo": lambda: measure_rating_ppo(env, steps, seed, preset, "ppo", None),
+        "floor": lambda: measure_floor(env, steps, p),
+        "sample": lambda: measure_sample(env, steps, seed, p),
+        "sb3": lambda: measure_sb3(env, steps, seed, p),
+        "ppo": lambda: measure_rating_ppo(env, steps, seed, p, "ppo", None),
         # As the paper grid runs it (tune_configs/paper.yaml): the rating service has a
         # CPU of its own and fits the reward model while the next iteration trains.
         "ours": lambda: measure_rating_ppo(
-            env, steps, seed, preset, "ours", classes, service_cpus=1.0, schedule=_background()
+            env, steps, seed, p, "ours", classes, service_cpus=1.0, schedule=_background()
         ),
         # The paper's order of work: each fit blocks training until it is done.
-        "ours_blocking": lambda: measure_rating_ppo(env, steps, seed, preset, "ours", classes),
+        "ours_blocking": lambda: measure_rating_ppo(env, steps, seed, p, "ours", classes),
     }
     return runners[kind]()
 
 
 def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("kind", choices=KINDS)
-    p.add_argument("--env", required=True)
-    p.add_argument("--steps", type=int, required=True)
-    p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--classes", type=int, default=3)
-    p.add_argument("--preset", default="paper")
-    args = p.parse_args()
-    out = run(args.kind, args.env, args.steps, args.seed, args.preset, args.classes)
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("kind", choices=KINDS)
+    parser.add_argument("--env", required=True)
+    parser.add_argument("--steps", type=int, required=True)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--classes", type=int, default=3)
+    parser.add_argument("--preset", default="paper")
+    parser.add_argument("--ppo", help="JSON object of PPO settings replacing the preset's")
+    args = parser.parse_args()
+    settings = ppo_settings(args.preset, args.ppo)
+    out = run(args.kind, args.env, args.steps, args.seed, settings, args.classes)
     print("RESULT " + json.dumps(out), flush=True)
 
 

@@ -5,6 +5,7 @@ that every measurement runs and is recorded, not how fast it is.
 """
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -12,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from bench.learning_runs import KINDS as LEARNING_KINDS
+from bench.packed import KINDS as PACKED_KINDS
 from bench.throughput import build_parser, goals, start_record, summarise
 from bench.throughput_runs import KINDS
 from rbrl_ray.envs import TASK_NAMES
@@ -46,6 +48,10 @@ def _run(script, *args, timeout=900):
         ("learning.py", ["--ppo", "lr=-1"], ["lr", "greater than 0"]),
         ("learning.py", ["--ppo", "init=xavier"], ["init", "'orthogonal'", "'torch'"]),
         ("learning.py", ["--ppo", "kl=1"], ["'kl=1'", "free_log_std", "adam_eps"]),
+        ("packed.py", ["--env", "pong"], ["'pong'", *TASK_NAMES]),
+        ("packed.py", ["--only", "ppo,a3c"], ["'a3c'", *PACKED_KINDS]),
+        ("packed.py", ["--trials", "0"], ["trials must be >= 1"]),
+        ("packed.py", ["--config", "nowhere.yaml"], ["'nowhere.yaml'", "no such sweep file"]),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(tmp_path, script, args, names):
@@ -256,6 +262,28 @@ def test_learning_records_curves_of_both_implementations_and_skips_finished_runs
     again = _run("learning.py", *args)
     assert again.returncode == 0 and "0 runs to do, 4 already in" in again.stdout
     assert json.loads((tmp_path / "learning_tiny.json").read_text())["runs"] == record["runs"]
+
+
+@pytest.mark.slow
+def test_packed_runs_concurrent_tune_trials_with_the_sweeps_resources_and_sb3(tmp_path):
+    smoke = BENCH.parent / "tune_configs" / "smoke.yaml"  # 1 CPU a trial, small preset
+    args = ("--config", str(smoke), "--steps", "2000", "--trials", "2", "--only", "ppo,sb3")
+    result = _run("packed.py", *args, "--out", str(tmp_path))
+    assert result.returncode == 0, result.stderr[-3000:]
+    record = json.loads((tmp_path / "packed_cartpole-balance.json").read_text())
+    assert list(record["runs"]) == ["ppo", "sb3"]
+    for kind in ("ppo", "sb3"):
+        trials = record["runs"][kind]["trials"]
+        assert len(trials) == 2 and all(
+            t["steps"] >= 2000 and t["end"] > t["start"] for t in trials
+        )
+        s = record["summary"][kind]
+        assert s["reserved_cpus_per_trial"] == 1
+        assert s["steps_per_s_per_core"] == pytest.approx(
+            s["aggregate_steps_per_s"] / os.cpu_count()
+        )
+    assert record["goals"]["ppo_over_sb3"] > 0
+    assert "| ppo | 1 |" in (tmp_path / "packed_cartpole-balance.md").read_text()
 
 
 def _no_nan(name):
