@@ -1,13 +1,15 @@
-"""Core-hours of the paper grid at measured throughput: this project versus SB3.
+"""Reserved core-hours of the paper grid at packed-machine throughput: this project versus SB3.
 
-    python bench/grid_cost.py [bench/results/throughput_*.json ...]
+    python bench/grid_cost.py [bench/results/packed_*.json ...]
 
-Reads throughput results and prices tune_configs/paper.yaml's grid with them:
-ppo trials at the `ppo` rate, reward-method trials at the `ours` rate, and the
-same grid at SB3's rate, the RbRL backbone (whose ppo would not be deduplicated,
-but the count is kept equal here so only the rate differs). Envs without a
-measurement are priced at the mean rate of the measured ones. A trial's cores are
-the machine's cores while it ran (the measurement had the machine to itself).
+Reads bench/packed.py's records (trials packed one per core, as a cluster runs a
+grid) and prices tune_configs/paper.yaml's grid: each trial reserves the CPUs its
+Tune placement group asks for (RatingPPO.default_resource_request of its spec) for
+as long as it runs at the packed per-trial rate of its kind (`ppo` for method ppo,
+`ours` for the reward methods). The SB3 column prices the same trials as one-CPU
+SB3 runs at SB3's packed rate (RbRL would not deduplicate ppo across class counts;
+the count is kept equal so only the rate and the reservation differ). Envs without
+a record are priced at the mean rate of the measured ones.
 """
 
 from __future__ import annotations
@@ -17,62 +19,81 @@ import statistics
 import sys
 from pathlib import Path
 
+from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.sweep.grid import expand, load_sweep
 
 HERE = Path(__file__).resolve().parent
 PAPER = HERE.parent / "tune_configs" / "paper.yaml"
+KINDS = ("ppo", "ours", "sb3")
+Rates = dict[str, dict[str, float]]
 
 
-def load_rates(paths: list[Path]) -> tuple[dict[str, dict[str, float]], int]:
-    rates, cores = {}, 1
+def load_rates(paths: list[Path]) -> Rates:
+    """env -> kind -> env steps/s of one trial on a packed machine."""
+    rates: Rates = {}
     for path in paths:
         record = json.loads(path.read_text())
         summary = record["summary"]
-        rates[record["env"]] = {k: v["median_steps_per_s"] for k, v in summary.items()}
-        cores = record["machine"]["cores"]
-    return rates, cores
+        rates[record["env"]] = {k: v["steps_per_s_per_trial"] for k, v in summary.items()}
+    return rates
 
 
-def rate_for(rates: dict[str, dict[str, float]], env: str, kind: str) -> float:
+def rate_for(rates: Rates, env: str, kind: str) -> float:
     if env in rates and kind in rates[env]:
         return rates[env][kind]
     return statistics.mean(r[kind] for r in rates.values() if kind in r)
 
 
-def grid_core_hours(rates: dict[str, dict[str, float]], cores: int) -> dict[str, float]:
-    specs = expand(*load_sweep(PAPER), where=str(PAPER))
-    hours = {"this project": 0.0, "SB3 rate": 0.0}
+def reserved_cpus(spec: ExperimentSpec) -> float:
+    """CPUs in the trial's placement group, as Tune reserves them."""
+    from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
+
+    request = RatingPPO.default_resource_request(RatingPPOConfig.from_spec(spec))
+    return float(request.required_resources.get("CPU", 0))
+
+
+def grid_core_hours(rates: Rates, specs: list[ExperimentSpec]) -> dict[str, float]:
+    hours = {"this project": 0.0, "SB3": 0.0}
+    cpus: dict[str, float] = {}
     for spec in specs:
         kind = "ppo" if spec.method == "ppo" else "ours"
-        hours["this project"] += spec.timesteps / rate_for(rates, spec.env, kind) / 3600 * cores
-        hours["SB3 rate"] += spec.timesteps / rate_for(rates, spec.env, "sb3") / 3600 * cores
-    hours["trials"] = len(specs)
+        if kind not in cpus:
+            cpus[kind] = reserved_cpus(spec)
+        hours["this project"] += (
+            spec.timesteps / rate_for(rates, spec.env, kind) / 3600 * cpus[kind]
+        )
+        hours["SB3"] += spec.timesteps / rate_for(rates, spec.env, "sb3") / 3600
     return hours
 
 
 def main(argv: list[str]) -> int:
-    paths = [Path(p) for p in argv] or sorted((HERE / "results").glob("throughput_*.json"))
+    paths = [Path(p) for p in argv] or sorted((HERE / "results").glob("packed_*.json"))
     if not paths:
         print(
-            "grid_cost.py: error: no throughput_*.json; run bench/throughput.py first",
+            "grid_cost.py: error: no packed_*.json; run bench/packed.py first",
             file=sys.stderr,
         )
         return 2
-    rates, cores = load_rates(paths)
-    missing = [k for k in ("ppo", "ours", "sb3") if not any(k in r for r in rates.values())]
+    rates = load_rates(paths)
+    missing = [k for k in KINDS if not any(k in r for r in rates.values())]
     if missing:
         print(
             f"grid_cost.py: error: no measurement of {', '.join(missing)} in "
-            f"{', '.join(map(str, paths))}; needed: ppo, ours, sb3",
+            f"{', '.join(map(str, paths))}; needed: {', '.join(KINDS)}",
             file=sys.stderr,
         )
         return 2
-    hours = grid_core_hours(rates, cores)
-    trials = int(hours.pop("trials"))
-    print(f"paper grid: {trials:,} trials x 4,000,000 steps; rates from {', '.join(rates)}")
-    print("| rate | core-hours | on 100 cores (days) |\n|---|---:|---:|")
+    specs = expand(*load_sweep(PAPER), where=str(PAPER))
+    hours = grid_core_hours(rates, specs)
+    steps = {s.timesteps for s in specs}
+    print(
+        f"paper grid: {len(specs):,} trials x {', '.join(f'{n:,}' for n in steps)} steps; "
+        f"packed rates from {', '.join(rates)}"
+    )
+    print("| trials as | reserved core-hours | on 100 cores (days) |\n|---|---:|---:|")
     for name, h in hours.items():
         print(f"| {name} | {h:,.0f} | {h / 100 / 24:,.1f} |")
+    print(f"this project / SB3: {hours['this project'] / hours['SB3']:.3f}")
     return 0
 
 

@@ -173,26 +173,29 @@ def test_fidelity_scores_every_method_on_snapshot_segments(tmp_path):
     assert "| cartpole-balance |" in (tmp_path / "fidelity.md").read_text()
 
 
-def test_grid_cost_prices_ppo_and_reward_trials_at_their_own_rates(tmp_path):
+def test_grid_cost_prices_each_trial_at_its_packed_rate_and_its_reservation(tmp_path):
+    from bench.grid_cost import reserved_cpus
+    from rbrl_ray.sweep.grid import expand, load_sweep
+
+    paper = BENCH.parent / "tune_configs" / "paper.yaml"
+    specs = expand(*load_sweep(paper), where=str(paper))
+    cpus = {s.method: reserved_cpus(s) for s in specs}
+    rate = {"ppo": 400, "ours": 200, "sb3": 800}
     record = {
         "env": "cartpole-balance",
-        "machine": {"cores": 2},
-        "summary": {
-            k: {"median_steps_per_s": rate}
-            for k, rate in (("ppo", 400), ("ours", 200), ("sb3", 800))
-        },
+        "summary": {k: {"steps_per_s_per_trial": r} for k, r in rate.items()},
     }
-    path = tmp_path / "throughput_cartpole-balance.json"
+    path = tmp_path / "packed_cartpole-balance.json"
     path.write_text(json.dumps(record))
     result = subprocess.run(
         [sys.executable, str(BENCH / "grid_cost.py"), str(path)], capture_output=True, text=True
     )
     assert result.returncode == 0, result.stderr
-    # paper.yaml: 60 ppo trials and 1,500 reward trials, 4M steps each, 2 cores.
-    ours = (60 * 4e6 / 400 + 1500 * 4e6 / 200) / 3600 * 2
-    sb3 = 1560 * 4e6 / 800 / 3600 * 2
+    # paper.yaml: 60 ppo trials and 1,500 reward trials, 4M steps each
+    ours = (60 * 4e6 / 400 * cpus["ppo"] + 1500 * 4e6 / 200 * cpus["ours"]) / 3600
+    sb3 = 1560 * 4e6 / 800 / 3600
     assert f"| this project | {ours:,.0f} |" in result.stdout
-    assert f"| SB3 rate | {sb3:,.0f} |" in result.stdout
+    assert f"| SB3 | {sb3:,.0f} |" in result.stdout
     assert "1,560 trials" in result.stdout
     del record["summary"]["sb3"]
     path.write_text(json.dumps(record))
@@ -200,6 +203,24 @@ def test_grid_cost_prices_ppo_and_reward_trials_at_their_own_rates(tmp_path):
         [sys.executable, str(BENCH / "grid_cost.py"), str(path)], capture_output=True, text=True
     )
     assert result.returncode == 2 and "no measurement of sb3" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "runners, service, method, expected",
+    [(0, 0.0, "ours", 1), (0, 0.25, "ours", 1.25), (1, 1.0, "ours", 3), (1, 1.0, "ppo", 2)],
+)
+def test_a_trial_reserves_its_main_process_runners_and_service(runners, service, method, expected):
+    from bench.grid_cost import reserved_cpus
+    from rbrl_ray.experiment import ExperimentSpec
+
+    spec = ExperimentSpec(
+        env="cartpole-balance",
+        method=method,
+        classes=3 if method != "ppo" else None,
+        ppo=PPO_PRESETS["paper"].model_copy(update={"num_env_runners": runners}),
+        service_cpus=service,
+    )
+    assert reserved_cpus(spec) == expected
 
 
 def test_a_partial_rerun_keeps_the_other_measurements_and_never_overwrites(tmp_path):
