@@ -50,7 +50,8 @@ class PPOSettings(StrictModel):
     Where each comes from: the paper's Appendix A gives lr, clip, γ, λ, epochs,
     minibatch, entropy and the 3×256 tanh nets; the public RbRL / B-Pref scripts it
     came from give the vf coefficient, grad clip, observation normalisation and
-    the rollout (16k steps per update). Their PPO is stable-baselines3's, so what
+    the rollout (16k steps per update: 32 envs × 500 steps, the shape of RbRL's
+    walker script). Their PPO is stable-baselines3's, so what
     Appendix A leaves unsaid is SB3's default: no KL penalty, no value-loss clip,
     and the policy parameterisation below (free_log_std, init, adam_eps).
     """
@@ -96,8 +97,12 @@ class PPOSettings(StrictModel):
         description="GPUs for the learner (RLlib's learners(num_gpus_per_learner)); 0: CPU",
     )
     normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
-    num_env_runners: int = Field(1, ge=0, description="sampling processes (not learning)")
-    envs_per_runner: int = Field(8, ge=1, description="vectorised envs per runner")
+    # 0: sample in the trial's own process, between updates (PPO alternates the two
+    # anyway): one CPU and one torch/RLlib process less per trial (BENCHMARKS.md).
+    num_env_runners: int = Field(0, ge=0, description="sampling processes (not learning)")
+    envs_per_runner: int = Field(
+        32, ge=1, description="vectorised envs per runner (RbRL's walker script: 32)"
+    )
 
 
 #: Named PPO presets. "small" is for tests and laptops: the same machinery with
