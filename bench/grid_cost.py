@@ -3,13 +3,21 @@
     python bench/grid_cost.py [bench/results/packed_*.json ...]
 
 Reads bench/packed.py's records (trials packed one per core, as a cluster runs a
-grid) and prices tune_configs/paper.yaml's grid: each trial reserves the CPUs its
+grid) and prices tune_configs/paper.yaml's grid. Each trial reserves the CPUs its
 Tune placement group asks for (RatingPPO.default_resource_request of its spec) for
-as long as it runs at the packed per-trial rate of its kind (`ppo` for method ppo,
-`ours` for the reward methods). The SB3 column prices the same trials as one-CPU
-SB3 runs at SB3's packed rate (RbRL would not deduplicate ppo across class counts;
-the count is kept equal so only the rate and the reservation differ). Envs without
-a record are priced at the mean rate of the measured ones.
+as long as it runs:
+
+- a `ppo` trial: all its steps at the packed `ppo` rate;
+- a reward-method trial: the first S steps at the packed `ours` rate (S: the
+  steps the `ours` record measured; at S ≥ 232k that covers the exploration and
+  all ten rating queries and fits) and the rest at the `ppo` rate;
+- as SB3 (the RbRL backbone, one CPU a trial): all steps at SB3's packed rate,
+  plus, for a reward-method trial, the same reward-learning time ours spent over
+  its first S steps beyond `ppo` (exploration reward, fits: RbRL's code does the
+  same work). The trial count is kept equal (RbRL would not deduplicate `ppo`
+  across class counts) so only rates and reservations differ.
+
+Envs without a record are priced at the mean of the measured ones.
 """
 
 from __future__ import annotations
@@ -28,14 +36,15 @@ KINDS = ("ppo", "ours", "sb3")
 Rates = dict[str, dict[str, float]]
 
 
-def load_rates(paths: list[Path]) -> Rates:
-    """env -> kind -> env steps/s of one trial on a packed machine."""
+def load_packed(paths: list[Path]) -> tuple[Rates, dict[str, int]]:
+    """env -> kind -> env steps/s of one trial on a packed machine; env -> steps measured."""
     rates: Rates = {}
+    steps: dict[str, int] = {}
     for path in paths:
         record = json.loads(path.read_text())
-        summary = record["summary"]
-        rates[record["env"]] = {k: v["steps_per_s_per_trial"] for k, v in summary.items()}
-    return rates
+        rates[record["env"]] = {k: v["steps_per_s_per_trial"] for k, v in record["summary"].items()}
+        steps[record["env"]] = int(record["steps"])
+    return rates, steps
 
 
 def rate_for(rates: Rates, env: str, kind: str) -> float:
@@ -52,17 +61,33 @@ def reserved_cpus(spec: ExperimentSpec) -> float:
     return float(request.required_resources.get("CPU", 0))
 
 
-def grid_core_hours(rates: Rates, specs: list[ExperimentSpec]) -> dict[str, float]:
+def trial_hours(
+    rates: Rates, measured: dict[str, int], spec: ExperimentSpec
+) -> tuple[float, float]:
+    """Wall hours of one trial: (this project, as SB3)."""
+    total = spec.timesteps
+    ppo, sb3 = rate_for(rates, spec.env, "ppo"), rate_for(rates, spec.env, "sb3")
+    if spec.method == "ppo":
+        return total / ppo / 3600, total / sb3 / 3600
+    ours = rate_for(rates, spec.env, "ours")
+    early = min(total, measured.get(spec.env, statistics.mean(measured.values())))
+    reward_learning = early / ours - early / ppo  # what ours spent beyond ppo
+    seconds = early / ours + (total - early) / ppo
+    return seconds / 3600, (total / sb3 + reward_learning) / 3600
+
+
+def grid_core_hours(
+    rates: Rates, measured: dict[str, int], specs: list[ExperimentSpec]
+) -> dict[str, float]:
     hours = {"this project": 0.0, "SB3": 0.0}
     cpus: dict[str, float] = {}
     for spec in specs:
         kind = "ppo" if spec.method == "ppo" else "ours"
         if kind not in cpus:
             cpus[kind] = reserved_cpus(spec)
-        hours["this project"] += (
-            spec.timesteps / rate_for(rates, spec.env, kind) / 3600 * cpus[kind]
-        )
-        hours["SB3"] += spec.timesteps / rate_for(rates, spec.env, "sb3") / 3600
+        ours, sb3 = trial_hours(rates, measured, spec)
+        hours["this project"] += ours * cpus[kind]
+        hours["SB3"] += sb3
     return hours
 
 
@@ -74,7 +99,7 @@ def main(argv: list[str]) -> int:
             file=sys.stderr,
         )
         return 2
-    rates = load_rates(paths)
+    rates, measured = load_packed(paths)
     missing = [k for k in KINDS if not any(k in r for r in rates.values())]
     if missing:
         print(
@@ -84,7 +109,7 @@ def main(argv: list[str]) -> int:
         )
         return 2
     specs = expand(*load_sweep(PAPER), where=str(PAPER))
-    hours = grid_core_hours(rates, specs)
+    hours = grid_core_hours(rates, measured, specs)
     steps = {s.timesteps for s in specs}
     print(
         f"paper grid: {len(specs):,} trials x {', '.join(f'{n:,}' for n in steps)} steps; "

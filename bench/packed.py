@@ -1,7 +1,7 @@
 """A packed machine: as many concurrent trials as it has cores, ours through Tune, against SB3.
 
     pip install -e ".[bench]"
-    python bench/packed.py --env cartpole-balance --steps 64000 [--trials N] [--only ppo,ours,sb3]
+    python bench/packed.py --env cartpole-balance [--steps 256000] [--trials N] [--only KINDS]
 
 What a cluster grid pays per core. Our trials run through `python -m rbrl_ray.sweep`
 with tune_configs/paper.yaml as it is (PPO preset, schedule, service CPUs, so the
@@ -52,7 +52,12 @@ CLASSES = 3
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="cartpole-balance", help=f"one of: {', '.join(TASK_NAMES)}")
-    p.add_argument("--steps", type=int_in_range("steps", 1), default=64_000, help="per trial")
+    p.add_argument(
+        "--steps",
+        type=int_in_range("steps", 1),
+        default=256_000,
+        help="per trial (default 256k: a reward trial's exploration and all 10 fits)",
+    )
     p.add_argument(
         "--trials", type=int_in_range("trials", 1), help="concurrent trials (default: cores)"
     )
