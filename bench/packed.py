@@ -109,6 +109,7 @@ def trial_window(progress: Path) -> dict[str, float]:
     first, last = rows[0], rows[-1]
     return {
         "steps": int(float(last[m.STEPS])),
+        "torch_threads": int(float(last[m.TORCH_THREADS])),
         "start": float(first["timestamp"]) - float(first["time_this_iter_s"]),
         "end": float(last["timestamp"]),
     }

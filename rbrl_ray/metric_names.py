@@ -33,6 +33,9 @@ SIGMA_REG = "reward_model/sigma_reg"
 # -- the learner's relabeller ---------------------------------------------------------
 PEARSON_TRUE = "reward_model/pearson_true"
 
+# -- the trial process ----------------------------------------------------------------
+TORCH_THREADS = "perf/torch_threads"  # the learner's (it runs in the trial process)
+
 
 def under_env_runners(result: dict, key: str, default: float | None = None) -> float | None:
     """result[ENV_RUNNERS][key] of a nested RLlib result, or `default`."""

@@ -307,6 +307,8 @@ def test_packed_runs_concurrent_tune_trials_with_the_sweeps_resources_and_sb3(tm
             s["aggregate_steps_per_s"] / os.cpu_count()
         )
     assert record["goals"]["ppo_over_sb3"] > 0
+    # a 1-CPU Tune trial runs torch on one thread, as the SB3 runs do
+    assert all(t["torch_threads"] == 1 for k in ("ppo", "sb3") for t in record["runs"][k]["trials"])
     assert "| ppo | 1 |" in (tmp_path / "packed_cartpole-balance.md").read_text()
 
 

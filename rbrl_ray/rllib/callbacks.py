@@ -5,8 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from ray.rllib.callbacks.callbacks import RLlibCallback
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.rllib.episodes import segments_from_episodes
 from rbrl_ray.rllib.keys import SERVICE_ATTR
 
@@ -39,3 +41,5 @@ class RatingCallbacks(RLlibCallback):
 
     def on_train_result(self, *, algorithm: Any, result: dict, **kwargs: Any) -> None:
         algorithm.advance_ratings(result)
+        # Ray sets OMP_NUM_THREADS to the trial's CPUs under Tune; recorded, not assumed.
+        result[m.TORCH_THREADS] = torch.get_num_threads()
