@@ -97,6 +97,11 @@ class PPOSettings(StrictModel):
         description="GPUs for the learner (RLlib's learners(num_gpus_per_learner)); 0: CPU",
     )
     normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
+    env_runner_connectors: Literal["lean", "rllib"] = Field(
+        "lean",
+        description="lean: this project's connector pieces, the same numbers with less "
+        "per-env work (rllib/connectors.py); rllib: RLlib's own",
+    )
     # 0: sample in the trial's own process, between updates (PPO alternates the two
     # anyway): one CPU and one torch/RLlib process less per trial (BENCHMARKS.md).
     num_env_runners: int = Field(0, ge=0, description="sampling processes (not learning)")

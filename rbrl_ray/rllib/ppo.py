@@ -34,8 +34,9 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.envs import make_env
-from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.experiment import ExperimentSpec, PPOSettings
 from rbrl_ray.rllib.callbacks import RatingCallbacks
+from rbrl_ray.rllib.connectors import LeanMeanStdFilter, module_to_env_pieces
 from rbrl_ray.rllib.keys import (
     BUILT_FROM_KEY,
     RATING_DIR_KEY,
@@ -59,7 +60,9 @@ SPEC_OWNED: dict[str, str] = {
     "seed": "seed",
     "num_env_runners": "ppo.num_env_runners",
     "num_envs_per_env_runner": "ppo.envs_per_runner",
-    "_env_to_module_connector": "ppo.normalize_observations",
+    "_env_to_module_connector": "ppo.normalize_observations, ppo.env_runner_connectors",
+    "_module_to_env_connector": "ppo.env_runner_connectors",
+    "add_default_connectors_to_module_to_env_pipeline": "ppo.env_runner_connectors",
     "lr": "ppo.lr",
     "clip_param": "ppo.clip_param",
     "gamma": "ppo.gamma",
@@ -83,6 +86,27 @@ def observation_filter(
 ) -> MeanStdFilter:
     """Running mean/std observation normalisation (paper), synced across EnvRunners."""
     return MeanStdFilter()
+
+
+def lean_observation_filter(
+    env: object = None, spaces: object = None, device: object = None
+) -> MeanStdFilter:
+    """The same normalisation, computed by the lean piece (rllib/connectors.py)."""
+    return LeanMeanStdFilter()
+
+
+def env_runner_connectors(p: PPOSettings) -> dict[str, Any]:
+    """The EnvRunner's connector settings: RLlib's pieces or the lean ones."""
+    lean = p.env_runner_connectors == "lean"
+    if not p.normalize_observations:
+        env_to_module = None
+    else:
+        env_to_module = lean_observation_filter if lean else observation_filter
+    return {
+        "env_to_module_connector": env_to_module,
+        "module_to_env_connector": module_to_env_pieces if lean else None,
+        "add_default_connectors_to_module_to_env_pipeline": not lean,
+    }
 
 
 class RatingPPOConfig(PPOConfig):
@@ -117,7 +141,7 @@ class RatingPPOConfig(PPOConfig):
             .env_runners(
                 num_env_runners=p.num_env_runners,
                 num_envs_per_env_runner=p.envs_per_runner,
-                env_to_module_connector=observation_filter if p.normalize_observations else None,
+                **env_runner_connectors(p),
             )
             .training(
                 lr=p.lr,
