@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
+import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.connectors.env_to_module import MeanStdFilter
 from ray.rllib.connectors.module_to_env import GetActions, TensorToNumpy
@@ -41,10 +42,14 @@ def push(stats: RunningStat, x: np.ndarray) -> None:
 
 
 class LeanMeanStdFilter(MeanStdFilter):
-    """RLlib's MeanStdFilter (same state, sync and merge) for one agent and a flat Box.
+    """RLlib's MeanStdFilter (same state, sync and merge) for one agent and a flat Box,
+    which also hands the module its batch: the whole env-to-module pipeline.
 
     Each episode's newest observation updates the running stats, then is normalised
-    by them and written back into the episode, in episode order, as RLlib does.
+    by them and written back into the episode, in episode order, as RLlib does; the
+    normalised observations, stacked in that order, are the module's OBS tensor (what
+    RLlib's AddObservationsFromEpisodesToBatch, BatchIndividualItems and NumpyToTensor
+    make of them for a stateless module).
     """
 
     def __call__(
@@ -61,6 +66,7 @@ class LeanMeanStdFilter(MeanStdFilter):
             self._init_new_filters()
         f = self._filters[None]
         stats, buffer = f.running_stats, f.buffer
+        rows = []
         for episode in self.single_agent_episode_iterator(episodes):
             x = np.asarray(episode.get_observations(indices=-1))
             if self._update_stats:
@@ -68,14 +74,25 @@ class LeanMeanStdFilter(MeanStdFilter):
                 push(buffer, x)
             y = x
             if f.demean:
-                y = y - stats.mean
+                y = y - stats.mean_array
             if f.destd:
-                y = y / (stats.std + SMALL_NUMBER)
+                y = y / (std(stats) + SMALL_NUMBER)
             if f.clip:
-                y = np.clip(y, -f.clip, f.clip)
-            episode.set_observations(at_indices=-1, new_data=y.astype(x.dtype))
+                y = np.minimum(np.maximum(y, -f.clip), f.clip)  # np.clip, without its overhead
+            y = y.astype(x.dtype)
+            episode.set_observations(at_indices=-1, new_data=y)
             episode.observation_space = self.observation_space
+            rows.append(y)
+        batch[Columns.OBS] = torch.from_numpy(np.stack(rows))
         return batch
+
+
+def std(stats: RunningStat) -> np.ndarray:
+    """RunningStat.std, the same float32 arithmetic."""
+    if stats.num_pushes <= 1:
+        return np.zeros(stats.mean_array.shape, np.float32)
+    var = (stats.sum_sq_diff_array / (float(stats.num_pushes) - 1)).astype(np.float32)
+    return np.sqrt(np.maximum(0, var))
 
 
 class UnsquashActions(ConnectorV2):

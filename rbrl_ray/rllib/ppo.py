@@ -63,6 +63,7 @@ SPEC_OWNED: dict[str, str] = {
     "_env_to_module_connector": "ppo.normalize_observations, ppo.env_runner_connectors",
     "_module_to_env_connector": "ppo.env_runner_connectors",
     "add_default_connectors_to_module_to_env_pipeline": "ppo.env_runner_connectors",
+    "add_default_connectors_to_env_to_module_pipeline": "ppo.env_runner_connectors",
     "lr": "ppo.lr",
     "clip_param": "ppo.clip_param",
     "gamma": "ppo.gamma",
@@ -104,6 +105,9 @@ def env_runner_connectors(p: PPOSettings) -> dict[str, Any]:
         env_to_module = lean_observation_filter if lean else observation_filter
     return {
         "env_to_module_connector": env_to_module,
+        # the lean filter hands the module its batch itself
+        "add_default_connectors_to_env_to_module_pipeline": env_to_module
+        is not lean_observation_filter,
         "module_to_env_connector": module_to_env_pieces if lean else None,
         "add_default_connectors_to_module_to_env_pipeline": not lean,
     }
