@@ -67,11 +67,15 @@ def _train(spec, tmp_path, iterations):
 
 
 @pytest.mark.parametrize("method, classes", [("ppo", None), ("ours", 3)])
-def test_lean_loop_takes_the_same_steps_as_rllibs_loop(ray_local, tmp_path, method, classes):
-    """Same seed, small preset: bit-for-bit equal losses, returns, step counts and weights."""
+def test_lean_paths_learn_exactly_as_rllibs_own(ray_local, tmp_path, method, classes):
+    """Same seed, small preset: the lean update loop and EnvRunner connectors against
+    RLlib's own (the PPO of the learning-parity record): bit-for-bit equal losses,
+    returns, step counts and weights."""
 
-    def spec(loop):
-        ppo = PPO_PRESETS["small"].model_copy(update={"update_loop": loop, "num_env_runners": 0})
+    def spec(path):
+        ppo = PPO_PRESETS["small"].model_copy(
+            update={"update_loop": path, "env_runner_connectors": path, "num_env_runners": 0}
+        )
         return ExperimentSpec(
             env="cartpole-balance",
             method=method,
