@@ -1,10 +1,11 @@
-"""Env steps per second: raw physics, sampling, SB3 PPO (RbRL's backbone), ppo and ours.
+"""Env steps per second of one trial alone: raw physics, sampling, the update's torch-only
+floor, SB3 PPO (RbRL's backbone), ppo and ours.
 
     pip install -e ".[bench]"
-    python bench/throughput.py --env cartpole-balance --steps 64000 [--repeats 3]
+    python bench/throughput.py --env cartpole-balance [--steps 128000] [--repeats 3]
 
 Each measurement runs in a fresh process, one at a time, with the paper's PPO
-settings for every learner (16k steps per rollout from 8 envs, minibatch 128,
+settings for every learner (16k steps per rollout from 32 envs, minibatch 128,
 20 epochs, 3x256 tanh nets, observation normalisation). Each is repeated; the
 table gives the median and the spread (min..max), the peak memory of the process
 tree, and the ratios the benchmark goals are stated in. Results are written to
@@ -58,8 +59,8 @@ def build_parser() -> OneLineParser:
     p.add_argument(
         "--steps",
         type=int_in_range("steps", 1),
-        default=64_000,
-        help="env steps per learner measurement",
+        default=128_000,
+        help="env steps per learner measurement (128k: ours's exploration and 5 fits)",
     )
     p.add_argument(
         "--raw-steps",
