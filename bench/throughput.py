@@ -5,7 +5,7 @@ floor, SB3 PPO (RbRL's backbone), ppo and ours.
     python bench/throughput.py --env cartpole-balance [--steps 128000] [--repeats 3]
 
 Each measurement runs in a fresh process, one at a time, with the paper's PPO
-settings for every learner (16k steps per rollout from 32 envs, minibatch 128,
+settings for every learner (16k steps per rollout from 8 envs, minibatch 128,
 20 epochs, 3x256 tanh nets, observation normalisation). Each is repeated; the
 table gives the median and the spread (min..max), the peak memory of the process
 tree, and the ratios the benchmark goals are stated in. Results are written to

@@ -50,8 +50,8 @@ class PPOSettings(StrictModel):
     Where each comes from: the paper's Appendix A gives lr, clip, γ, λ, epochs,
     minibatch, entropy and the 3×256 tanh nets; the public RbRL / B-Pref scripts it
     came from give the vf coefficient, grad clip, observation normalisation and
-    the rollout (16k steps per update: 32 envs × 500 steps, the shape of RbRL's
-    walker script). Their PPO is stable-baselines3's, so what
+    the rollout (16k steps per update; here 8 envs × 2,000 steps: RbRL's walker
+    script's 32 × 500 learned cartpole worse in 300k, BENCHMARKS.md). Their PPO is stable-baselines3's, so what
     Appendix A leaves unsaid is SB3's default: no KL penalty, no value-loss clip,
     and the policy parameterisation below (free_log_std, init, adam_eps).
     """
@@ -106,7 +106,7 @@ class PPOSettings(StrictModel):
     # anyway): one CPU and one torch/RLlib process less per trial (BENCHMARKS.md).
     num_env_runners: int = Field(0, ge=0, description="sampling processes (not learning)")
     envs_per_runner: int = Field(
-        32, ge=1, description="vectorised envs per runner (RbRL's walker script: 32)"
+        8, ge=1, description="vectorised envs per runner (RbRL's walker script: 32)"
     )
 
 
