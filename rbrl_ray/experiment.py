@@ -102,9 +102,10 @@ class PPOSettings(StrictModel):
         description="lean: this project's connector pieces, the same numbers with less "
         "per-env work (rllib/connectors.py); rllib: RLlib's own",
     )
-    # 0: sample in the trial's own process, between updates (PPO alternates the two
-    # anyway): one CPU and one torch/RLlib process less per trial (BENCHMARKS.md).
-    num_env_runners: int = Field(0, ge=0, description="sampling processes (not learning)")
+    # 1, not 0: sampling in the trial's own process (0) would save a CPU and a
+    # process, but our ppo then learned cartpole on none of seeds 0-2 at 8 × 2,000
+    # (all three with 1 EnvRunner); BENCHMARKS.md, "Sampling in the trial process".
+    num_env_runners: int = Field(1, ge=0, description="sampling processes")
     envs_per_runner: int = Field(
         8, ge=1, description="vectorised envs per runner (RbRL's walker script: 32)"
     )

@@ -48,7 +48,7 @@ class SweepConfig(StrictModel):
     schedule: RatingSchedule = RatingSchedule()
     noise: RaterNoise = RaterNoise()
     reward_model: RewardModelConfig = RewardModelConfig()
-    service_cpus: float = Field(0.0, ge=0, description="CPUs reserved for each rating service")
+    service_cpus: float = Field(1.0, ge=0, description="CPUs reserved for each rating service")
     checkpoint_every: int = Field(10, ge=1, description="iterations between checkpoints")
     max_failures: int = Field(2, ge=0, description="retries of a failed trial")
     wandb_project: str = "rbrl_ray"
