@@ -333,3 +333,22 @@ def test_learning_table_compares_records_at_one_budget(tmp_path, capsys):
     out = capsys.readouterr().out
     assert "| a, ppo (paper preset) | 3.0 | 3.0 |" in out  # the last two returns ≤ 4,000
     assert "| b, ppo (init=torch) | 8.0 | 8.0 |" in out  # a shorter record: its last two
+
+
+def test_the_update_floor_computes_ppos_clipped_loss():
+    import torch
+
+    from bench.update_floor import ActorCritic, synthetic_rollout
+
+    p = PPO_PRESETS["small"]
+    model = ActorCritic(5, 2, p)
+    model.log_std.data[:] = torch.tensor([0.3, -0.2])
+    batch = synthetic_rollout(5, 2, 64)
+    mean = model.pi(batch["obs"])
+    logp = torch.distributions.Normal(mean, model.log_std.exp()).log_prob(batch["act"]).sum(-1)
+    ratio = torch.exp(logp - batch["logp"])
+    adv = batch["adv"]
+    clipped = ratio.clamp(1 - p.clip_param, 1 + p.clip_param) * adv
+    vf = (model.vf(batch["obs"]).squeeze(-1) - batch["ret"]).pow(2).mean()
+    expected = -torch.min(ratio * adv, clipped).mean() + p.vf_loss_coeff * vf
+    assert torch.allclose(model.loss(batch, p), expected, atol=1e-5)
