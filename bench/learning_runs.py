@@ -36,8 +36,15 @@ def run_rllib(
 
     from rbrl_ray.rllib.ppo import RatingPPOConfig
 
+    # the curve is of training returns, as the SB3 side records it: no evaluation runs
     spec = ExperimentSpec(
-        env=env, method=method, classes=classes, seed=seed, timesteps=steps, ppo=p
+        env=env,
+        method=method,
+        classes=classes,
+        seed=seed,
+        timesteps=steps,
+        ppo=p,
+        evaluation={"episodes": 0},
     )
     ray.init(include_dashboard=False, log_to_driver=False)
     config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))

@@ -80,6 +80,8 @@ def narrowed_sweep(config: Path, env: str, method: str, trials: int, steps: int)
         "seeds": trials,
         "timesteps": steps,
         "env_settings": str(env_settings.resolve()),
+        # training throughput against SB3's, which evaluates nothing
+        "evaluation": {"episodes": 0},
     }
 
 

@@ -48,7 +48,9 @@ def snapshot_segments(
     segment return)` reports progress."""
     # No remote EnvRunner: the algorithm's local one trains and takes the snapshots.
     ppo = PPO_PRESETS[preset].model_copy(update={"num_env_runners": 0})
-    spec = ExperimentSpec(env=env, method="ppo", seed=seed, timesteps=ppo_steps, ppo=ppo)
+    spec = ExperimentSpec(
+        env=env, method="ppo", seed=seed, timesteps=ppo_steps, ppo=ppo, evaluation={"episodes": 0}
+    )
     algo = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp())).build_algo()
     rng = np.random.default_rng(seed)
     marks = np.linspace(0, ppo_steps, stages).astype(int)

@@ -44,6 +44,23 @@ class RatingSchedule(StrictModel):
         return self.explore_steps + index * self.every
 
 
+class EvaluationSettings(StrictModel):
+    """Evaluation of the frozen policy on the true reward, beside the training return.
+
+    The training return (RLlib's `episode_return_mean`) averages the exploring
+    policy's episodes over a window of iterations; this one runs `episodes` whole
+    episodes of one iteration's policy, without updating anything.
+    """
+
+    every: int = Field(5, ge=0, description="iterations between evaluations; 0: only the last")
+    episodes: int = Field(
+        8, ge=0, description="episodes per evaluation (8: one round of 8 envs); 0: none"
+    )
+    explore: bool = Field(
+        False, description="False: the policy's mean action (SB3's evaluate_policy default)"
+    )
+
+
 class PPOSettings(StrictModel):
     """PPO as the paper runs it; every default is the paper's.
 
@@ -51,9 +68,10 @@ class PPOSettings(StrictModel):
     minibatch, entropy and the 3×256 tanh nets; the public RbRL / B-Pref scripts it
     came from give the vf coefficient, grad clip, observation normalisation and
     the rollout (16k steps per update; here 8 envs × 2,000 steps: RbRL's walker
-    script's 32 × 500 learned cartpole worse in 300k, BENCHMARKS.md). Their PPO is stable-baselines3's, so what
-    Appendix A leaves unsaid is SB3's default: no KL penalty, no value-loss clip,
-    and the policy parameterisation below (free_log_std, init, adam_eps).
+    script's 32 × 500 learned cartpole worse in 300k, BENCHMARKS.md). Their PPO
+    is stable-baselines3's, so what Appendix A leaves unsaid is SB3's default: no
+    KL penalty, no value-loss clip, and the policy parameterisation below
+    (free_log_std, init, adam_eps).
     """
 
     lr: float = Field(5e-5, gt=0, description="Adam learning rate (App. A)")
@@ -141,6 +159,7 @@ class ExperimentSpec(StrictModel):
     ppo: PPOSettings = PPOSettings()
     knn_k: int = Field(5, ge=1, description="k of the state-entropy exploration reward")
     service_cpus: float = Field(0.0, ge=0, description="CPUs reserved for the rating service")
+    evaluation: EvaluationSettings = EvaluationSettings()
 
     @field_validator("env")
     @classmethod

@@ -16,6 +16,13 @@ RETURN_KEY = "episode_return_mean"  # under ENV_RUNNERS: the true return
 STEPS = f"{ENV_RUNNERS}/{STEPS_KEY}"
 TRUE_RETURN = f"{ENV_RUNNERS}/{RETURN_KEY}"
 
+# -- evaluation of the frozen policy (rllib/evaluation.py) -----------------------------
+EVALUATION = "evaluation"
+EVAL_RETURN_MIN_KEY = "episode_return_min"  # under EVALUATION/ENV_RUNNERS
+EVAL_RETURN_MAX_KEY = "episode_return_max"
+EVAL_EPISODES_KEY = "num_episodes"
+EVAL_RETURN = f"{EVALUATION}/{ENV_RUNNERS}/{RETURN_KEY}"
+
 # -- the rating service ---------------------------------------------------------------
 NUM_RATINGS = "rating/num_ratings"
 CLASS_HISTOGRAM = "rating/class_histogram"
@@ -40,3 +47,8 @@ TORCH_THREADS = "perf/torch_threads"  # the learner's (it runs in the trial proc
 def under_env_runners(result: dict, key: str, default: float | None = None) -> float | None:
     """result[ENV_RUNNERS][key] of a nested RLlib result, or `default`."""
     return result.get(ENV_RUNNERS, {}).get(key, default)
+
+
+def evaluation_return(result: dict) -> float | None:
+    """The frozen policy's mean true return in a nested RLlib result, if it was evaluated."""
+    return under_env_runners(result.get(EVALUATION, {}), RETURN_KEY)

@@ -69,6 +69,16 @@ def build_parser() -> OneLineParser:
         help="GPUs for the learner (default 0: CPU); needs a CUDA device visible to torch",
     )
     p.add_argument(
+        "--eval-every",
+        type=int_in_range("eval-every", 0),
+        help="iterations between evaluations of the frozen policy (default 5; 0: at the end)",
+    )
+    p.add_argument(
+        "--eval-episodes",
+        type=int_in_range("eval-episodes", 0),
+        help="episodes per evaluation (default 8; 0: no evaluation)",
+    )
+    p.add_argument(
         "--checkpoint-every",
         type=int_in_range("checkpoint-every", 1),
         default=10,
@@ -99,6 +109,11 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         }.items()
         if v is not None
     }
+    evaluation = {
+        k: v
+        for k, v in {"every": args.eval_every, "episodes": args.eval_episodes}.items()
+        if v is not None
+    }
     ppo = PPO_PRESETS[args.preset].model_dump()
     if args.env_runners is not None:
         ppo["num_env_runners"] = args.env_runners
@@ -117,6 +132,7 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
             schedule=schedule,
             noise=noise,
             ppo=ppo,
+            evaluation=evaluation,
         )
     except (ValidationError, ValueError) as err:
         raise UsageError(error_line(err)) from None
@@ -157,6 +173,9 @@ def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str
         f"steps {int(m.under_env_runners(result, m.STEPS_KEY, 0)):>9,}",
         f"true return {m.under_env_runners(result, m.RETURN_KEY, math.nan):7.1f}",
     ]
+    evaluated = m.evaluation_return(result)
+    if evaluated is not None:
+        parts.append(f"eval {evaluated:7.1f}")
     if m.NUM_RATINGS in result:
         parts.append(f"ratings {result[m.NUM_RATINGS]:>5}")
         parts.append(f"rm acc {result.get(m.RM_ACCURACY, math.nan):5.3f}")
@@ -180,17 +199,36 @@ def save_checkpoint(algo: Any, out: Path) -> None:
     shutil.rmtree(old, ignore_errors=True)
 
 
+def finite_or_none(value: float | None) -> float | None:
+    """A metric as strict JSON has it: NaN (no episode ended, say) becomes null."""
+    return None if value is None or math.isnan(value) else float(value)
+
+
+def curve_point(result: dict[str, Any]) -> dict[str, Any]:
+    """One iteration of the summary's curve: steps, training return, evaluation return."""
+    return {
+        "steps": int(m.under_env_runners(result, m.STEPS_KEY)),
+        "true_return": finite_or_none(m.under_env_runners(result, m.RETURN_KEY)),
+        "eval_return": finite_or_none(m.evaluation_return(result)),
+    }
+
+
+def last_value(curve: list[dict[str, Any]], key: str) -> float | None:
+    values = [c[key] for c in curve if c.get(key) is not None and not math.isnan(c[key])]
+    return values[-1] if values else None
+
+
 def result_summary(
-    spec: ExperimentSpec, result: dict[str, Any], steps_per_s: float, curve: list[dict[str, float]]
+    spec: ExperimentSpec, result: dict[str, Any], steps_per_s: float, curve: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    returns = [c["true_return"] for c in curve if not math.isnan(c["true_return"])]
     return {
         "env": spec.env,
         "method": spec.method,
         "classes": spec.classes,
         "seed": spec.seed,
         "timesteps_total": int(m.under_env_runners(result, m.STEPS_KEY)),
-        "true_return_mean": returns[-1] if returns else None,
+        "true_return_mean": last_value(curve, "true_return"),
+        "eval_return_mean": last_value(curve, "eval_return"),
         "ratings": result.get(m.NUM_RATINGS, 0),
         "reward_model": {
             metric.split("/", 1)[1]: result.get(metric)
@@ -214,7 +252,7 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
         algo = config.build_algo()
     (out / SPEC_FILE).write_text(spec.model_dump_json(indent=2))
     progress_path = out / "progress.csv"
-    curve: list[dict[str, float]] = []
+    curve: list[dict[str, Any]] = []
     summaries = (out / SUMMARY_FILE, out / LEGACY_SUMMARY_FILE)
     earlier = next((f for f in summaries if f.is_file()), None)
     if resume and earlier is not None:
@@ -228,10 +266,7 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
                 first_steps = steps - int(m.under_env_runners(result, m.STEPS_THIS_ITER_KEY, 0))
             elapsed = time.perf_counter() - start
             print(summary_line(result, elapsed, steps - first_steps), flush=True)
-            point = {
-                "steps": steps,
-                "true_return": float(m.under_env_runners(result, m.RETURN_KEY, math.nan)),
-            }
+            point = curve_point(result)
             curve.append(point)
             _append_progress(progress_path, result, point)
             done = steps >= spec.timesteps
@@ -251,6 +286,7 @@ PROGRESS_COLUMNS = (
     "iteration",
     "steps",
     "true_return",
+    "eval_return",
     m.NUM_RATINGS,
     m.RM_VERSION,
     m.RM_ACCURACY,
@@ -266,6 +302,7 @@ def _append_progress(path: Path, result: dict[str, Any], point: dict[str, float]
     """One row per iteration under fixed columns (blank where a value does not exist yet,
     e.g. reward-model figures before the first fit)."""
     row = {**result, **point, "iteration": result[m.ITERATION]}
+    row = {key: "" if value is None else value for key, value in row.items()}
     new = not path.exists()
     with open(path, "a", newline="") as handle:
         writer = csv.DictWriter(handle, fieldnames=PROGRESS_COLUMNS, extrasaction="ignore")
@@ -291,6 +328,7 @@ def main(argv: list[str] | None = None) -> int:
     rm = summary["reward_model"]
     print(
         f"done: {summary['timesteps_total']:,} steps, true return {summary['true_return_mean']}, "
+        f"evaluation return {summary['eval_return_mean']}, "
         f"ratings {summary['ratings']}, rm accuracy {rm['accuracy']}, pearson_true "
         f"{rm['pearson_true']}, {summary['env_steps_per_s']} env steps/s -> {out / SUMMARY_FILE}"
     )

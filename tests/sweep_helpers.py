@@ -13,6 +13,7 @@ TINY = {
     "ppo": {"num_env_runners": 0},
     "reward_model": {"max_epochs": 5, "hidden": 64, "layers": 2},
     "service_cpus": 0,
+    "evaluation": {"episodes": 2, "every": 0},
 }
 
 

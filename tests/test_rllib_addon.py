@@ -33,6 +33,7 @@ def tiny_spec(method, env_runners=0, **schedule):
         schedule=schedule,
         reward_model=TINY_MODEL,
         ppo=ppo,
+        evaluation={"episodes": 0},  # tests/test_evaluation.py
     )
 
 

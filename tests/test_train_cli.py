@@ -89,13 +89,17 @@ SMALL = [
 ]
 
 
+def _not_json(constant: str) -> None:
+    raise AssertionError(f"{constant} is not JSON")
+
+
 @pytest.mark.slow
 def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path):
     out = tmp_path / "trial"
     first = _train(*BASE[:-1], "2000", "--out", str(out), *SMALL)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "iter    2 | steps     2,000" in first.stdout and "ratings" in first.stdout
-    result = json.loads((out / "summary.json").read_text())
+    result = json.loads((out / "summary.json").read_text(), parse_constant=_not_json)
     assert result["env"] == "cartpole-balance" and result["method"] == "ours"
     assert result["classes"] == 3 and result["seed"] == 0
     assert result["timesteps_total"] == 2000 and result["env_steps_per_s"] > 0
@@ -103,6 +107,9 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     assert set(result["reward_model"]) >= {"accuracy", "pearson_true", "sigma_cls", "sigma_reg"}
     assert result["reward_model"]["sigma_cls"] > 0
     assert len(result["curve"]) == 2
+    # the frozen policy is evaluated at the end (every 5 iterations is not reached)
+    assert [c["eval_return"] is None for c in result["curve"]] == [True, False]
+    assert 0 < result["eval_return_mean"] == result["curve"][-1]["eval_return"] <= 1000
     progress = pd.read_csv(out / "progress.csv")
     assert list(progress.columns) == list(PROGRESS_COLUMNS)
     assert progress["steps"].tolist() == [1000, 2000]
@@ -119,6 +126,7 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     resumed = json.loads((out / "summary.json").read_text())
     assert resumed["timesteps_total"] == 3000 and resumed["ratings"] == 30  # + query at 2500
     assert len(resumed["curve"]) == 3
+    assert resumed["curve"][-1]["eval_return"] == resumed["eval_return_mean"] is not None
     older, current = lineages(out / "ratings")
     assert older == first_run  # the first run's files are untouched
     assert {p.name: p.read_bytes() for p in first_run.glob("ratings_*.npz")} == first_files

@@ -26,9 +26,17 @@ def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
     return fig, axes.flat
 
 
+def final_column(summary: pd.DataFrame) -> str:
+    """'eval' (the frozen policy's final evaluation) where every row has one, else
+    'return' (the last training return): one measure per figure, never a mix."""
+    has_eval = "eval_mean" in summary and len(summary) and summary["eval_mean"].notna().all()
+    return "eval" if has_eval else "return"
+
+
 def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, out: Path) -> None:
     """One panel per env: final true return, mean ± s.e. over seeds, vs class count."""
     envs = list(dict.fromkeys(summary["env"]))
+    measure = final_column(summary)
     fig, axes = _panels(len(envs))
     for ax, env in zip(axes, envs, strict=False):
         for method in methods:
@@ -38,8 +46,8 @@ def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, ou
                 continue
             ax.errorbar(
                 rows["classes"],
-                rows["return_mean"],
-                yerr=rows["return_se"].fillna(0),
+                rows[f"{measure}_mean"],
+                yerr=rows[f"{measure}_se"].fillna(0),
                 label=METHODS[method].label,
                 color=METHODS[method].colour,
                 marker="o",
@@ -48,7 +56,7 @@ def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, ou
             )
         ax.set_title(env)
         ax.set_xlabel("number of rating classes")
-        ax.set_ylabel("final true episode return")
+        ax.set_ylabel("final evaluation return" if measure == "eval" else "final training return")
         ax.set_xticks(sorted(summary["classes"].unique()))
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
@@ -74,7 +82,10 @@ def _band(ax: plt.Axes, curves: list[pd.DataFrame], column: str, **style: object
 
 
 def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
-    """One panel per class count: true return vs env steps, a band per method."""
+    """One panel per class count: true return vs env steps, a band per method.
+
+    Solid: the training return (exploring policy, RLlib's episode window); dotted
+    with dots: the frozen policy's evaluations."""
     mine = [t for t in trials if t.spec.env == env]
     counts = sorted({t.spec.classes for t in mine if t.spec.classes is not None}) or [None]
     fig, axes = _panels(len(counts))
@@ -86,13 +97,10 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
                 if t.spec.method == method and (method == "ppo" or t.spec.classes == classes)
             ]
             if group:
-                _band(
-                    ax,
-                    group,
-                    "true_return",
-                    color=METHODS[method].colour,
-                    label=f"{METHODS[method].label} (n={len(group)})",
-                )
+                colour = METHODS[method].colour
+                label = f"{METHODS[method].label} (n={len(group)})"
+                _band(ax, group, "true_return", color=colour, label=label)
+                _band(ax, group, "eval_return", color=colour, linestyle=":", marker=".")
         ax.set_title(f"{env}, {classes} classes" if classes else env)
         ax.set_xlabel("env steps")
         ax.set_ylabel("true episode return")

@@ -56,9 +56,11 @@ def report_markdown(
         f"minibatch {spec.ppo.minibatch_size}, batch {spec.ppo.train_batch_size:,}, "
         f"nets {'x'.join(map(str, spec.ppo.hidden))} {spec.ppo.activation}",
         "",
-        "Final return: the last true episode return RLlib reports (its mean over recent "
-        "episodes), averaged over seeds; s.e. = std / sqrt(seeds). `ppo` ignores the class "
-        "count and stands in every class count.",
+        "eval: the frozen policy's mean true return over the evaluation episodes at the "
+        "end of training (no exploration, no update; `evaluation` in the spec). return: "
+        "the last training return RLlib reports (the exploring policy, its mean over "
+        "recent episodes). Both averaged over seeds; s.e. = std / sqrt(seeds). `ppo` "
+        "ignores the class count and stands in every class count.",
         "",
         "## Summary",
         "",

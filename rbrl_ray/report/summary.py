@@ -35,6 +35,7 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
                     "method": trial.spec.method,
                     "seed": trial.spec.seed,
                     "final": trial.final_return,
+                    "eval": trial.final_eval_return,
                     "late": trial.late_return(),
                 }
             )
@@ -42,6 +43,8 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
         "env",
         "classes",
         "method",
+        "eval_mean",
+        "eval_se",
         "return_mean",
         "return_se",
         "seeds",
@@ -52,15 +55,19 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
     frame = pd.DataFrame(rows)
     grouped = frame.groupby(["env", "classes", "method"], dropna=False, sort=False)
     summary = grouped.agg(
+        eval_mean=("eval", "mean"),
+        eval_se=("eval", _standard_error),
         return_mean=("final", "mean"),
-        return_se=(
-            "final",
-            lambda x: x.std(ddof=1) / math.sqrt(len(x)) if len(x) > 1 else math.nan,
-        ),
+        return_se=("final", _standard_error),
         seeds=("seed", "nunique"),
         return_last10pct_mean=("late", "mean"),
     ).reset_index()
     return summary[columns]
+
+
+def _standard_error(values: pd.Series) -> float:
+    values = values.dropna()
+    return values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.nan
 
 
 def missing(trials: list[Trial]) -> list[str]:

@@ -24,6 +24,7 @@ from rbrl_ray.rllib.keys import spec_of
 CURVE_COLUMNS = {
     m.STEPS: "steps",
     m.TRUE_RETURN: "true_return",
+    m.EVAL_RETURN: "eval_return",
     m.NUM_RATINGS: "ratings",
     m.RM_ACCURACY: "rm_accuracy",
     m.PEARSON_TRUE: "pearson_true",
@@ -52,6 +53,12 @@ class Trial:
     def final_return(self) -> float:
         """The last reported true return (mean over the last episodes RLlib smooths)."""
         returns = self.curve["true_return"].dropna()
+        return float(returns.iloc[-1]) if len(returns) else math.nan
+
+    @property
+    def final_eval_return(self) -> float:
+        """The frozen policy's mean return at the trial's last evaluation (NaN: none)."""
+        returns = self.curve["eval_return"].dropna()
         return float(returns.iloc[-1]) if len(returns) else math.nan
 
     def late_return(self, fraction: float = 0.1) -> float:

@@ -36,7 +36,10 @@ def write_report(storage_dir: Path, out: Path) -> dict[str, object]:
     for env in sorted({t.spec.env for t in trials}):
         name = f"curves_{env}.png"
         learning_curves(trials, env, out / name)
-        figures[name] = f"Learning curves, {env} (true return, mean ± s.e. over seeds)"
+        figures[name] = (
+            f"Learning curves, {env} (true return, mean ± s.e. over seeds; dotted: "
+            "evaluations of the frozen policy)"
+        )
     gaps = missing(trials)
     (out / "report.md").write_text(report_markdown(storage_dir, trials, summary, figures, gaps))
     return {"summary": summary, "figures": figures, "missing": gaps, "trials": trials}

@@ -26,7 +26,11 @@ from ray.rllib.algorithms.ppo import PPO, PPOConfig
 from ray.rllib.connectors.env_to_module import MeanStdFilter
 from ray.rllib.core import ALL_MODULES
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
-from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, NUM_ENV_STEPS_SAMPLED_LIFETIME
+from ray.rllib.utils.metrics import (
+    ENV_RUNNER_RESULTS,
+    EVALUATION_RESULTS,
+    NUM_ENV_STEPS_SAMPLED_LIFETIME,
+)
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 from ray.tune.registry import register_env
 from ray.util.placement_group import get_current_placement_group
@@ -37,6 +41,7 @@ from rbrl_ray.envs import make_env
 from rbrl_ray.experiment import ExperimentSpec, PPOSettings
 from rbrl_ray.rllib.callbacks import RatingCallbacks
 from rbrl_ray.rllib.connectors import LeanMeanStdFilter, module_to_env_pieces
+from rbrl_ray.rllib.evaluation import evaluation_config
 from rbrl_ray.rllib.keys import (
     BUILT_FROM_KEY,
     RATING_DIR_KEY,
@@ -79,6 +84,8 @@ SPEC_OWNED: dict[str, str] = {
     "_model_config": "ppo (hidden, activation, free_log_std, init)",
     "_rl_module_spec": "ppo.init",
     "num_gpus_per_learner": "ppo.num_gpus_per_learner",
+    "evaluation_interval": "evaluation.every, evaluation.episodes",
+    "evaluation_duration": "evaluation.episodes",
 }
 
 
@@ -169,6 +176,7 @@ class RatingPPOConfig(PPOConfig):
                 num_gpus_per_learner=p.num_gpus_per_learner,
                 learner_config_dict={SPEC_KEY: spec.model_dump(mode="json")},
             )
+            .evaluation(**evaluation_config(spec.evaluation))
             .debugging(seed=spec.seed)
         )
         return self
@@ -288,6 +296,32 @@ class RatingPPO(PPO):
         self.env_runner_group.foreach_env_runner(
             attach, remote_worker_ids=indices, local_env_runner=indices is None
         )
+
+    def step(self) -> dict[str, Any]:
+        """RLlib's iteration, plus an evaluation at the trial's last one if none ran in it.
+
+        The spec's `timesteps` ends a trial (train's loop and the sweep's stop rule), so
+        a trial's final evaluation is of the policy it ends with, whatever the interval.
+        An evaluation is reported in the iteration that ran it only: RLlib's metrics
+        would repeat the last one in every later result.
+        """
+        evaluates = bool(interval := self.config.evaluation_interval) and (
+            (self.iteration + 1) % interval == 0
+        )
+        result = super().step()
+        if not evaluates:
+            result.pop(EVALUATION_RESULTS, None)
+        spec = spec_of(self.config)
+        steps = result.get(ENV_RUNNER_RESULTS, {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
+        if (
+            spec is not None
+            and spec.evaluation.episodes > 0
+            and steps >= spec.timesteps
+            and EVALUATION_RESULTS not in result
+        ):
+            result[EVALUATION_RESULTS] = self.evaluate()
+        self.metrics.delete(EVALUATION_RESULTS, key_error=False)
+        return result
 
     def advance_ratings(self, result: dict[str, Any]) -> None:
         """Run due rating queries and add the rating metrics to `result`."""

@@ -17,6 +17,7 @@ from pydantic import Field, ValidationError, field_validator
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import (
     PPO_PRESETS,
+    EvaluationSettings,
     ExperimentSpec,
     PPOSettings,
     RatingSchedule,
@@ -48,6 +49,7 @@ class SweepConfig(StrictModel):
     schedule: RatingSchedule = RatingSchedule()
     noise: RaterNoise = RaterNoise()
     reward_model: RewardModelConfig = RewardModelConfig()
+    evaluation: EvaluationSettings = EvaluationSettings()
     service_cpus: float = Field(1.0, ge=0, description="CPUs reserved for each rating service")
     checkpoint_every: int = Field(10, ge=1, description="iterations between checkpoints")
     max_failures: int = Field(2, ge=0, description="retries of a failed trial")
@@ -159,6 +161,7 @@ def expand(
             reward_model=sweep.reward_model,
             ppo=_ppo_for(sweep, env, settings, where),
             service_cpus=sweep.service_cpus,
+            evaluation=sweep.evaluation,
         )
         if rating_range is not None:
             fields["rating_range"] = rating_range

@@ -17,6 +17,7 @@ _SPEC = f"learner_config_dict/{SPEC_KEY}"
 PROGRESS_METRICS = {
     m.STEPS: "env steps",
     m.TRUE_RETURN: "true return",
+    m.EVAL_RETURN: "eval return",
     m.NUM_RATINGS: "ratings",
     m.RM_ACCURACY: "rm acc",
     m.PEARSON_TRUE: "r̂~r",
