@@ -39,6 +39,21 @@ def int_in_range(what: str, low: int, high: int | None = None) -> Callable[[str]
     return parse
 
 
+def float_in_range(what: str, low: float, high: float) -> Callable[[str], float]:
+    """argparse type: a number strictly between low and high."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{what} must be a number, got {text!r}") from None
+        if not low < value < high:
+            raise argparse.ArgumentTypeError(f"{what} must be in ({low:g}, {high:g}), got {text}")
+        return value
+
+    return parse
+
+
 def choice_list(text: str, allowed: Iterable[str], what: str, flag: str) -> list[str]:
     """A comma-separated list of `allowed` values, in the given order; UsageError
     naming the first unknown one, or an empty list, with the allowed values."""

@@ -1,9 +1,10 @@
-"""Reading a sweep's results straight from its Tune storage folder (no W&B needed).
+"""Reading results: a sweep's Tune storage folder or a campaign's records (no W&B needed).
 
-Each trial folder holds `params.json` (its config, with the experiment spec) and
-`result.json` (one JSON object per training iteration). Tune's `progress.csv`
+Each Tune trial folder holds `params.json` (its config, with the experiment spec)
+and `result.json` (one JSON object per training iteration). Tune's `progress.csv`
 is not used: its columns are fixed by the first row, and the true return only
-appears once an episode has finished.
+appears once an episode has finished. A campaign's folder holds `trials/*.json`,
+one compact record per finished trial (rbrl_ray/campaign/records.py).
 """
 
 from __future__ import annotations
@@ -67,18 +68,33 @@ class Trial:
         return float(late.dropna().mean()) if late.notna().any() else math.nan
 
 
-def read_curve(result_file: Path) -> pd.DataFrame:
-    rows = []
-    for line in result_file.read_text().splitlines() if result_file.exists() else []:
-        if line.strip():
-            flat = flatten_dict(json.loads(line), delimiter="/")
-            rows.append({short: flat.get(key, math.nan) for key, short in CURVE_COLUMNS.items()})
-    frame = pd.DataFrame(rows, columns=list(CURVE_COLUMNS.values()))
+def curve_frame(rows: list[dict]) -> pd.DataFrame:
+    """Flattened result rows -> the curve's columns (NaN where a row lacks a metric)."""
+    picked = [{short: row.get(key) for key, short in CURVE_COLUMNS.items()} for row in rows]
+    frame = pd.DataFrame(picked, columns=list(CURVE_COLUMNS.values()))
     return frame.apply(pd.to_numeric, errors="coerce")
 
 
+def read_curve(result_file: Path) -> pd.DataFrame:
+    lines = result_file.read_text().splitlines() if result_file.exists() else []
+    return curve_frame([flatten_dict(json.loads(line), delimiter="/") for line in lines if line])
+
+
+def load_records(folder: Path) -> list[Trial]:
+    """Every compact trial record in `folder`/trials (a campaign's results)."""
+    trials = []
+    for path in sorted((folder / "trials").glob("*.json")):
+        record = json.loads(path.read_text())
+        spec = ExperimentSpec.model_validate(record["spec"])
+        trials.append(Trial(path, spec, curve_frame(record["iterations"])))
+    return trials
+
+
 def load_trials(storage_dir: Path) -> list[Trial]:
-    """Every trial folder under `storage_dir` that carries an experiment spec."""
+    """A campaign's records, or every Tune trial folder under `storage_dir` that carries
+    an experiment spec."""
+    if (storage_dir / "trials").is_dir():
+        return load_records(storage_dir)
     trials = []
     for params in sorted(storage_dir.glob("*/params.json")):
         spec = spec_of(json.loads(params.read_text()))

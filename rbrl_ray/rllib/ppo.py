@@ -300,7 +300,7 @@ class RatingPPO(PPO):
     def step(self) -> dict[str, Any]:
         """RLlib's iteration, plus an evaluation at the trial's last one if none ran in it.
 
-        The spec's `timesteps` ends a trial (train's loop and the sweep's stop rule), so
+        The spec's `timesteps` ends a trial (the result says `done`, which Tune obeys), so
         a trial's final evaluation is of the policy it ends with, whatever the interval.
         An evaluation is reported in the iteration that ran it only: RLlib's metrics
         would repeat the last one in every later result.
@@ -313,14 +313,12 @@ class RatingPPO(PPO):
             result.pop(EVALUATION_RESULTS, None)
         spec = spec_of(self.config)
         steps = result.get(ENV_RUNNER_RESULTS, {}).get(NUM_ENV_STEPS_SAMPLED_LIFETIME, 0)
-        if (
-            spec is not None
-            and spec.evaluation.episodes > 0
-            and steps >= spec.timesteps
-            and EVALUATION_RESULTS not in result
-        ):
+        last = spec is not None and steps >= spec.timesteps
+        if last and spec.evaluation.episodes > 0 and EVALUATION_RESULTS not in result:
             result[EVALUATION_RESULTS] = self.evaluate()
         self.metrics.delete(EVALUATION_RESULTS, key_error=False)
+        if last:
+            result["done"] = True  # Tune ends the trial here, whatever the run's stop rule
         return result
 
     def advance_ratings(self, result: dict[str, Any]) -> None:

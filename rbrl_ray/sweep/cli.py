@@ -17,7 +17,6 @@ from pathlib import Path
 from rich.console import Console
 from rich.table import Table
 
-from rbrl_ray import metric_names as m
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.sweep.grid import SweepConfig, dedup_note, expand, load_sweep
@@ -98,11 +97,9 @@ def run(
     # Imported here, not at the top: bad input must fail in a second, before Ray and
     # RLlib are even imported (a dry run needs neither).
     import ray
-    from ray import tune
 
-    from rbrl_ray.rllib.keys import SPEC_KEY
-    from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
-    from rbrl_ray.sweep.tune_logging import SpecWandbCallback, progress_reporter, trial_name
+    from rbrl_ray.sweep.tune_logging import SpecWandbCallback
+    from rbrl_ray.sweep.tuner import new_tuner, restored_tuner
 
     # Under `ray job submit` this attaches to the cluster (RAY_ADDRESS) and keeps the
     # job's runtime env; locally it starts Ray in-process.
@@ -110,43 +107,20 @@ def run(
     name = args.name or sweep.name
     path = experiment_path(storage, name)
     if args.resume:
-        tuner = tune.Tuner.restore(
-            path, trainable=RatingPPO, resume_unfinished=True, resume_errored=True
-        )
+        tuner = restored_tuner(path)
     else:
         callbacks = []
         if mode != "disabled":
             project = args.wandb_project or sweep.wandb_project
             callbacks.append(SpecWandbCallback(project=project, mode=mode))
-        grid = [spec.model_dump(mode="json") for spec in specs]
-        param_space = RatingPPOConfig.from_spec(specs[0]).learners(
-            learner_config_dict={SPEC_KEY: tune.grid_search(grid)}
-        )
-        tuner = tune.Tuner(
-            RatingPPO,
-            param_space=param_space,
-            tune_config=tune.TuneConfig(
-                max_concurrent_trials=args.max_concurrent,
-                trial_name_creator=trial_name,
-                trial_dirname_creator=trial_name,
-            ),
-            run_config=tune.RunConfig(
-                name=name,
-                storage_path=storage,
-                stop={m.STEPS: sweep.timesteps},
-                checkpoint_config=tune.CheckpointConfig(
-                    checkpoint_frequency=sweep.checkpoint_every,
-                    checkpoint_at_end=True,
-                    num_to_keep=2,
-                ),
-                failure_config=tune.FailureConfig(max_failures=sweep.max_failures),
-                # the trial's rated-segment store (ratings/) goes to storage beside its
-                # checkpoints, not only into the node-local working directory
-                sync_config=tune.SyncConfig(sync_artifacts=True),
-                callbacks=callbacks,
-                progress_reporter=progress_reporter(),
-                verbose=1,
-            ),
+        tuner = new_tuner(
+            specs,
+            name=name,
+            storage=storage,
+            checkpoint_every=sweep.checkpoint_every,
+            max_failures=sweep.max_failures,
+            max_concurrent=args.max_concurrent,
+            callbacks=callbacks,
         )
     results = tuner.fit()
     errors = [r for r in results if r.error is not None]

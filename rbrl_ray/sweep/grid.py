@@ -87,7 +87,7 @@ def _all_known(values: list[str], allowed: tuple[str, ...], what: str) -> list[s
     return [known(v, allowed, what) for v in values]
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
+def read_yaml(path: Path) -> dict[str, Any]:
     try:
         data = yaml.safe_load(path.read_text())
     except FileNotFoundError:
@@ -105,22 +105,26 @@ def _read_yaml(path: Path) -> dict[str, Any]:
 def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
     """The sweep in `path` and its per-env settings; ConfigError on any problem."""
     try:
-        sweep = SweepConfig.model_validate(_read_yaml(path))
+        sweep = SweepConfig.model_validate(read_yaml(path))
     except ValidationError as err:
         raise ConfigError(f"{path}: {error_line(err, SweepConfig)}") from None
+    return sweep, load_env_settings(path, sweep.env_settings)
+
+
+def load_env_settings(path: Path, env_settings: str | None) -> dict[str, EnvSettings]:
+    """The per-env settings file named `env_settings`, relative to the file at `path`."""
     settings: dict[str, EnvSettings] = {}
-    if sweep.env_settings:
-        env_path = path.parent / sweep.env_settings
-        for env, raw in _read_yaml(env_path).items():
-            if env not in TASK_NAMES:
-                raise ConfigError(
-                    f"{env_path}: unknown env {env!r}; allowed: {', '.join(TASK_NAMES)}"
-                )
-            try:
-                settings[env] = EnvSettings.model_validate(raw or {})
-            except ValidationError as err:
-                raise ConfigError(f"{env_path}: {env}.{error_line(err, EnvSettings)}") from None
-    return sweep, settings
+    if not env_settings:
+        return settings
+    env_path = path.parent / env_settings
+    for env, raw in read_yaml(env_path).items():
+        if env not in TASK_NAMES:
+            raise ConfigError(f"{env_path}: unknown env {env!r}; allowed: {', '.join(TASK_NAMES)}")
+        try:
+            settings[env] = EnvSettings.model_validate(raw or {})
+        except ValidationError as err:
+            raise ConfigError(f"{env_path}: {env}.{error_line(err, EnvSettings)}") from None
+    return settings
 
 
 def _ppo_for(

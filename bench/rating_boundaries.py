@@ -1,0 +1,188 @@
+"""Rating boundaries per env: the synthetic rater's range from what true-reward PPO visits.
+
+    python bench/rating_boundaries.py --env walker-walk
+    python bench/rating_boundaries.py --env finger-spin --seed 1 --quantile 0.1
+
+The paper defines "the reward boundaries for each environment" by hand and says no
+more. This is the rule used here, the same for every env, so anyone can rerun it:
+
+1. Train PPO on the env reward (the paper preset, one seed) through the rating
+   phase of the paper's schedule: queries at 32k, 52k, ..., 212k env steps.
+2. At each query step, take `per_query` segments uniformly from the 50-step
+   segments cut from that iteration's training rollouts (what a rater would be
+   shown, had the agent been this PPO).
+3. The rating range [low, high] is the [q, 1 - q] quantile range of those
+   segments' true returns (q = 0.1 by default). The rater's equal-width bins
+   over it then give the lowest and the highest class each at least a fraction q
+   of these segments (everything beyond the range joins the edge classes).
+
+Why a range from the visited returns: the default [0, 50] starves classes where
+early returns are small (finger-spin 0, walker 1-8.5 per 50 steps: everything
+is class 0 and the model learns a constant); a range too wide the other way
+starves the top class (nothing visited early reaches it). A range too narrow
+would make nearly every segment an edge class and the middle classes rare.
+
+Writes bench/results/rating_boundaries_<env>.{json,md,png}: the returns, the
+range, and the class histogram of those segments for n = 2..6. The range goes
+into tune_configs/envs.yaml by hand, with the record named beside it.
+"""
+
+from __future__ import annotations
+
+import json
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from bench.machine import describe_machine
+from rbrl_ray.cli import OneLineParser, float_in_range, int_in_range, run_main
+from rbrl_ray.envs import TASK_NAMES, get_task
+from rbrl_ray.experiment import RatingSchedule
+from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
+from rbrl_ray.validation import MIN_CLASSES
+
+PROG = "bench/rating_boundaries.py"
+HERE = Path(__file__).resolve().parent
+SHOWN_CLASSES = range(MIN_CLASSES, 7)  # the paper's 2..6
+
+
+def build_parser() -> OneLineParser:
+    p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
+    p.add_argument("--env", required=True, help=f"one of: {', '.join(TASK_NAMES)}")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument(
+        "--quantile",
+        type=float_in_range("quantile", 0.0, 0.5),
+        default=0.1,
+        help="q: the range is the [q, 1 - q] quantiles of the visited returns (default 0.1)",
+    )
+    p.add_argument("--per-query", type=int_in_range("per-query", 1), default=200)
+    p.add_argument("--out", type=Path, default=HERE / "results")
+    return p
+
+
+def visited_returns(env: str, seed: int, schedule: RatingSchedule) -> list[np.ndarray]:
+    """Per query of `schedule`: the true returns of `per_query` segments of the
+    training rollouts of true-reward PPO at that query's step."""
+    import ray
+
+    from bench.segment_returns import SegmentReturns, take_returns
+    from rbrl_ray import metric_names as m
+    from rbrl_ray.experiment import ExperimentSpec
+    from rbrl_ray.rllib.ppo import RatingPPOConfig
+
+    last = schedule.query_step(schedule.queries - 1)
+    spec = ExperimentSpec(
+        env=env, method="ppo", seed=seed, timesteps=last + 1, evaluation={"episodes": 0}
+    )
+    ray.init(include_dashboard=False, log_to_driver=False)
+    config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))
+    algo = config.callbacks(SegmentReturns).build_algo()
+    rng = np.random.default_rng(seed)
+    queries: list[np.ndarray] = []
+    try:
+        while len(queries) < schedule.queries:
+            result = algo.train()
+            steps = int(m.under_env_runners(result, m.STEPS_KEY))
+            returns = take_returns(algo)
+            while len(queries) < schedule.queries and steps >= schedule.query_step(len(queries)):
+                picked = rng.choice(len(returns), min(schedule.per_query, len(returns)), False)
+                queries.append(returns[picked])
+                print(
+                    f"query {len(queries):>2} at {steps:>8,} steps: segment returns "
+                    f"{np.percentile(returns, [10, 50, 90]).round(2)} (p10, p50, p90)",
+                    flush=True,
+                )
+    finally:
+        algo.stop()
+        ray.shutdown()
+    return queries
+
+
+def histograms(returns: np.ndarray, low: float, high: float) -> dict[int, list[float]]:
+    """Per class count: the fraction of `returns` in each class of the rater."""
+    out = {}
+    for n in SHOWN_CLASSES:
+        classes = SyntheticRater(RaterConfig(n_classes=n, low=low, high=high)).exact_classes(
+            returns
+        )
+        out[n] = (np.bincount(classes, minlength=n) / len(returns)).round(4).tolist()
+    return out
+
+
+def markdown(record: dict[str, Any]) -> str:
+    low, high = record["rating_range"]
+    lines = [
+        f"**{record['env']}**, seed {record['seed']}: {record['segments']:,} segments of "
+        f"true-reward PPO at the {len(record['query_steps'])} query steps "
+        f"({record['query_steps'][0]:,} .. {record['query_steps'][-1]:,})",
+        "",
+        f"rating range [q{record['quantile']:g}, q{1 - record['quantile']:g}] = "
+        f"[{low:.2f}, {high:.2f}]",
+        "",
+        "| classes | share of each class (low to high) |",
+        "|---:|---|",
+    ]
+    for n, shares in record["histograms"].items():
+        lines.append(f"| {n} | " + " / ".join(f"{100 * s:.1f} %" for s in shares) + " |")
+    return "\n".join(lines)
+
+
+def figure(record: dict[str, Any], returns: np.ndarray, out: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    low, high = record["rating_range"]
+    fig, ax = plt.subplots(figsize=(7, 3.8))
+    ax.hist(returns, bins=60, color="tab:gray")
+    for edge in np.linspace(low, high, 4):
+        ax.axvline(edge, color="tab:red", linestyle="--", linewidth=1)
+    ax.set_xlabel("true return of a 50-step segment")
+    ax.set_ylabel("segments")
+    ax.set_title(f"{record['env']}: visited segment returns, 3-class edges (red)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    get_task(args.env)  # one line naming the allowed envs
+    schedule = RatingSchedule(per_query=args.per_query)
+    queries = visited_returns(args.env, args.seed, schedule)
+    returns = np.concatenate(queries)
+    low, high = (float(v) for v in np.quantile(returns, [args.quantile, 1 - args.quantile]))
+    if not high > low:  # every visited segment had the same return: no range to split
+        high = low + 1e-3
+    record = {
+        "env": args.env,
+        "seed": args.seed,
+        "quantile": args.quantile,
+        "query_steps": [schedule.query_step(i) for i in range(schedule.queries)],
+        "segments": len(returns),
+        "rating_range": [round(low, 3), round(high, 3)],
+        "percentiles": {
+            str(q): float(np.percentile(returns, q)) for q in (0, 5, 10, 25, 50, 75, 90, 95, 100)
+        },
+        "histograms": histograms(returns, low, high),
+        "returns_per_query": [q.round(4).tolist() for q in queries],
+        "machine": describe_machine(),
+    }
+    args.out.mkdir(parents=True, exist_ok=True)
+    path = args.out / f"rating_boundaries_{args.env}.json"
+    path.write_text(json.dumps(record, indent=1))
+    text = markdown(record)
+    path.with_suffix(".md").write_text(text + "\n")
+    figure(record, returns, path.with_suffix(".png"))
+    print("\n" + text)
+    print(f"\nenvs.yaml: {args.env}: {{rating_range: {record['rating_range']}}}")
+    print(f"written: {path}, .md and .png")
+    return 0
+
+
+if __name__ == "__main__":
+    run_main(main, PROG)

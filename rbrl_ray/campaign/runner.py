@@ -1,0 +1,118 @@
+"""Running a campaign in pieces: resume what was interrupted, start what is left,
+and write each finished trial's record the moment Tune reports it complete."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from ray.tune import Callback
+
+from rbrl_ray.campaign.config import Campaign, CampaignTrial, trial_key
+from rbrl_ray.campaign.records import (
+    compact_record,
+    machine_line,
+    pending,
+    record_path,
+    result_rows,
+    write_json_atomically,
+)
+from rbrl_ray.sweep.tune_logging import trial_spec
+
+RUN_PREFIX = "run-"
+
+
+def write_record(records: Path, trial_dir: Path, config: dict[str, Any], tiers: list[str]) -> bool:
+    """The record of the Tune trial in `trial_dir`, if it reached its spec's budget."""
+    spec = trial_spec(config)
+    rows = result_rows(trial_dir)
+    steps = rows[-1].get("env_runners/num_env_steps_sampled_lifetime", 0) if rows else 0
+    if not steps or steps < spec.timesteps:
+        return False
+    key = trial_key(spec)
+    record = compact_record(key, spec, tiers, rows, machine_line())
+    write_json_atomically(record_path(records, key), record)
+    print(f"campaign: recorded {key} ({steps:,} steps) in {record_path(records, key)}", flush=True)
+    return True
+
+
+class RecordWriter(Callback):
+    """Tune callback: a trial's record as soon as it completes (kept in the run's state,
+    so a restored run writes records too)."""
+
+    def __init__(self, records: Path, tiers: dict[str, list[str]]) -> None:
+        self.records, self.tiers = records, tiers
+
+    def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        key = trial_key(trial_spec(trial.config))
+        write_record(self.records, Path(trial.local_path), trial.config, self.tiers.get(key, []))
+
+
+def runs(storage: Path) -> list[Path]:
+    """The campaign's Tune runs, oldest first."""
+    found = [p for p in storage.glob(f"{RUN_PREFIX}*") if p.is_dir()]
+    return sorted(found, key=lambda p: int(p.name.removeprefix(RUN_PREFIX) or 0))
+
+
+def record_finished(results: Any, records: Path, campaign: Campaign) -> None:
+    """Records of finished trials of a run that have none yet (a kill between a trial's
+    end and its record, say)."""
+    tiers = {t.key: list(t.tiers) for t in campaign.trials}
+    for result in results:
+        key = trial_key(trial_spec(result.config))
+        if not record_path(records, key).exists() and result.path:
+            write_record(records, Path(result.path), result.config, tiers.get(key, []))
+
+
+def run_keys(run: Path) -> set[str]:
+    """The record keys of the trials a Tune run holds (from each trial's params.json)."""
+    import json
+
+    keys = set()
+    for params in run.glob("*/params.json"):
+        try:
+            keys.add(trial_key(trial_spec(json.loads(params.read_text()))))
+        except (ValueError, OSError):
+            continue
+    return keys
+
+
+def run_campaign(
+    campaign: Campaign,
+    selected: list[CampaignTrial],
+    records: Path,
+    storage: Path,
+    callbacks: list[Any],
+    max_concurrent: int | None,
+) -> list[CampaignTrial]:
+    """Resume interrupted runs that hold unrecorded trials, then run the rest in a new
+    run; returns the selected trials still without a record."""
+    from ray.tune import Tuner
+
+    from rbrl_ray.sweep.tuner import new_tuner, restored_tuner
+
+    shared = next(iter(campaign.sweeps.values()))
+    for run in runs(storage):
+        todo = {t.key for t in pending(selected, records)}
+        if todo & run_keys(run) and Tuner.can_restore(str(run)):
+            print(f"campaign: resuming {run.name} ({len(todo & run_keys(run))} trials to finish)")
+            record_finished(restored_tuner(str(run)).fit(), records, campaign)
+    left = pending(selected, records)
+    in_runs = set().union(*(run_keys(run) for run in runs(storage))) if runs(storage) else set()
+    fresh = [t for t in left if t.key not in in_runs]  # others: errored beyond retries
+    if fresh:
+        number = max((int(r.name.removeprefix(RUN_PREFIX)) for r in runs(storage)), default=0) + 1
+        name = f"{RUN_PREFIX}{number}"
+        print(f"campaign: starting {name} with {len(fresh)} trials")
+        tiers = {t.key: list(t.tiers) for t in campaign.trials}
+        tuner = new_tuner(
+            [t.spec for t in fresh],
+            name=name,
+            storage=str(storage),
+            checkpoint_every=shared.checkpoint_every,
+            max_failures=shared.max_failures,
+            max_concurrent=max_concurrent,
+            callbacks=[RecordWriter(records, tiers), *callbacks],
+        )
+        record_finished(tuner.fit(), records, campaign)
+    return pending(selected, records)

@@ -1,0 +1,73 @@
+"""The Tune run of a list of trial specs: one place for what every grid of ours shares.
+
+The sweep and the campaign both run RatingPPO trials through Tune with the same
+placement, checkpoints, W&B runs and console table; only the trial list and the
+experiment's name and folder differ.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rbrl_ray.experiment import ExperimentSpec
+
+
+def new_tuner(
+    specs: list[ExperimentSpec],
+    *,
+    name: str,
+    storage: str,
+    checkpoint_every: int,
+    max_failures: int,
+    max_concurrent: int | None = None,
+    callbacks: list[Any] | None = None,
+) -> Any:
+    """A Tuner with one trial per spec. Each trial stops at its own spec's `timesteps`
+    (RatingPPO reports `done` there), so one run can hold trials of several budgets."""
+    from ray import tune
+
+    from rbrl_ray.rllib.keys import SPEC_KEY
+    from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
+    from rbrl_ray.sweep.tune_logging import progress_reporter, trial_name
+
+    grid = [spec.model_dump(mode="json") for spec in specs]
+    param_space = RatingPPOConfig.from_spec(specs[0]).learners(
+        learner_config_dict={SPEC_KEY: tune.grid_search(grid)}
+    )
+    return tune.Tuner(
+        RatingPPO,
+        param_space=param_space,
+        tune_config=tune.TuneConfig(
+            max_concurrent_trials=max_concurrent,
+            trial_name_creator=trial_name,
+            trial_dirname_creator=trial_name,
+        ),
+        run_config=tune.RunConfig(
+            name=name,
+            storage_path=storage,
+            checkpoint_config=tune.CheckpointConfig(
+                checkpoint_frequency=checkpoint_every,
+                checkpoint_at_end=True,
+                num_to_keep=2,
+            ),
+            failure_config=tune.FailureConfig(max_failures=max_failures),
+            # the trial's rated-segment store (ratings/) goes to storage beside its
+            # checkpoints, not only into the node-local working directory
+            sync_config=tune.SyncConfig(sync_artifacts=True),
+            callbacks=callbacks or [],
+            progress_reporter=progress_reporter(),
+            verbose=1,
+        ),
+    )
+
+
+def restored_tuner(path: str) -> Any:
+    """The interrupted Tune run at `path`, set to continue its unfinished and errored trials
+    (with the callbacks it was started with: Tune keeps them in the run's state)."""
+    from ray import tune
+
+    from rbrl_ray.rllib.ppo import RatingPPO
+
+    return tune.Tuner.restore(
+        path, trainable=RatingPPO, resume_unfinished=True, resume_errored=True
+    )

@@ -1,0 +1,146 @@
+"""The campaign: tiers from one YAML, records of finished trials, runs in pieces."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+
+from rbrl_ray.campaign.config import load_campaign
+from tests.sweep_helpers import TINY
+
+REPO = Path(__file__).resolve().parent.parent
+SHARED = {k: v for k, v in TINY.items() if k not in ("envs", "classes", "seeds")}
+SCHEDULE = {"explore_steps": 1000, "every": 1000, "per_query": 10, "total": 20}
+
+
+def write_campaign(folder: Path, tiers: dict, **shared) -> Path:
+    (folder / "envs.yaml").write_text("{}\n")
+    path = folder / "camp.yaml"
+    body = {"name": "camp", **SHARED, "checkpoint_every": 1, **shared, "tiers": tiers}
+    path.write_text(yaml.safe_dump(body, sort_keys=False))
+    return path
+
+
+def campaign(config: Path, root: Path, *extra: str, **popen):
+    command = [
+        sys.executable, "-m", "rbrl_ray.campaign", "--config", str(config),
+        "--records", str(root / "records"), "--storage", str(root / "storage"),
+        "--wandb", "disabled", *extra,
+    ]  # fmt: skip
+    if popen:
+        return subprocess.Popen(command, text=True, **popen)
+    return subprocess.run(command, capture_output=True, text=True, timeout=900)
+
+
+def tier(methods, timesteps=2000, seeds=1, classes=(3,)):
+    return {
+        "envs": ["cartpole-balance"],
+        "methods": list(methods),
+        "classes": list(classes),
+        "seeds": seeds,
+        "timesteps": timesteps,
+    }
+
+
+@pytest.mark.parametrize(
+    "tiers, shared, words",
+    [
+        ({"A": {**tier(["ppo"]), "seedz": 2}}, {}, ["tiers.A", "'seedz'", "envs", "timesteps"]),
+        ({"A": tier(["dpo"])}, {}, ["'dpo'", "ours_equal"]),
+        ({"A": tier(["ppo"])}, {"timesteps": 5}, ["'timesteps' belongs to a tier"]),
+        ({"A": tier(["ppo"])}, {"presett": "paper"}, ["'presett'", "preset"]),
+        ({}, {}, ["'tiers' must be a mapping"]),
+    ],
+)
+def test_bad_campaign_is_one_line_exit_2(tmp_path, tiers, shared, words):
+    run = campaign(write_campaign(tmp_path, tiers, **shared), tmp_path, "--dry-run")
+    assert run.returncode == 2, run.stdout + run.stderr
+    (line,) = run.stderr.strip().splitlines()
+    assert line.startswith("rbrl_ray.campaign: error:")
+    for word in words:
+        assert word in line, line
+
+
+def test_unknown_tier_is_named_with_the_allowed_ones(tmp_path):
+    config = write_campaign(tmp_path, {"A": tier(["ppo"]), "B": tier(["rbrl"])})
+    run = campaign(config, tmp_path, "--tiers", "A,Z", "--dry-run")
+    assert run.returncode == 2 and "'Z'" in run.stderr and "A, B" in run.stderr
+
+
+def test_a_trial_two_tiers_ask_for_runs_once(tmp_path):
+    config = write_campaign(
+        tmp_path, {"A": tier(["ppo", "ours"]), "B": tier(["ours", "rbrl"], classes=[3, 4])}
+    )
+    trials = load_campaign(config).trials
+    assert len(trials) == 5  # ppo, ours c3 (A and B), rbrl c3, ours c4, rbrl c4
+    shared = [t for t in trials if t.spec.method == "ours" and t.spec.classes == 3]
+    assert len(shared) == 1 and shared[0].tiers == ("A", "B")
+    assert len({t.key for t in trials}) == 5
+
+
+def _strict(text: str) -> dict:
+    def refuse(constant):
+        raise AssertionError(f"{constant} in a record")
+
+    return json.loads(text, parse_constant=refuse)
+
+
+@pytest.mark.slow
+def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path):
+    config = write_campaign(
+        tmp_path,
+        {"A": tier(["ppo", "ours"], timesteps=3000)},
+        schedule=SCHEDULE,
+        evaluation={"episodes": 2, "every": 0},
+    )
+    records = tmp_path / "records" / "camp" / "trials"
+    # 1) killed once the first trial's record is written (the second is under way)
+    proc = campaign(
+        config, tmp_path, "--max-concurrent", "1", stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL, start_new_session=True,
+    )  # fmt: skip
+    deadline = time.time() + 600
+    while not list(records.glob("*.json")) and time.time() < deadline and proc.poll() is None:
+        time.sleep(1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    (first,) = list(records.glob("*.json"))
+    first_bytes = first.read_bytes()
+
+    # 2) run again: the recorded trial is skipped, the other finishes
+    again = campaign(config, tmp_path)
+    assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
+    assert "skipping 1 finished trials" in again.stdout
+    assert first.read_bytes() == first_bytes
+    files = sorted(records.glob("*.json"))
+    assert len(files) == 2
+    for path in files:
+        record = _strict(path.read_text())
+        steps = [row["env_runners/num_env_steps_sampled_lifetime"] for row in record["iterations"]]
+        assert steps == [1000, 2000, 3000]
+        assert record["iterations"][-1]["evaluation/env_runners/episode_return_mean"] > 0
+        assert record["tiers"] == ["A"] and record["spec"]["timesteps"] == 3000
+        if record["spec"]["method"] == "ours":
+            assert sum(record["rating_histogram"]) == 20
+
+    # 3) and once more: nothing left, nothing started
+    done = campaign(config, tmp_path)
+    assert done.returncode == 0 and "skipping 2 finished trials" in done.stdout
+    assert "0 trials left" in done.stdout
+
+    # the report reads the records alone
+    out = tmp_path / "report"
+    report = subprocess.run(
+        [sys.executable, "-m", "rbrl_ray.report", str(records.parent), "--out", str(out)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert report.returncode == 0, report.stderr[-2000:]
+    assert "ours" in report.stdout and "ppo" in report.stdout
