@@ -144,3 +144,7 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
     )
     assert report.returncode == 0, report.stderr[-2000:]
     assert "ours" in report.stdout and "ppo" in report.stdout
+    page = (out / "RESULTS.md").read_text()
+    assert "## The paper's claims" in page and "Ours can match or beat PPO" in page
+    assert "(A = ours, B = ppo) | cartpole-balance, 3 cl." in page  # one seed each: no p
+    assert (out / "curves_cartpole-balance.png").stat().st_size > 0

@@ -134,6 +134,10 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
         assert "Run summary" not in job.stdout and "saved locally" not in job.stdout
         assert job.stdout.count("wandb sync ") == 1
         assert f"wandb sync {storage}" in job.stdout
+        # it ends with the per-method table and the curves figure of its own report
+        assert "final true return per method" in job.stdout
+        for method in ("ppo", "rbrl", "ours"):
+            assert f" {method} " in job.stdout.split("final true return per method")[1]
     finally:
         kill_tree(using_temp_dir(temp_dir))  # this head's processes only
         shutil.rmtree(temp_dir, ignore_errors=True)
@@ -152,6 +156,7 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
             assert result["rating/num_ratings"] == 50
             assert len(load_latest(trial / "ratings")[1]) == 50  # synced beside checkpoints
     assert methods == {"ppo", "rbrl", "ours"}
+    assert (storage / "smoke" / "report" / "curves_cartpole-balance.png").stat().st_size > 0
 
 
 def test_killed_sweep_resumes_and_keeps_every_rating(tmp_path):

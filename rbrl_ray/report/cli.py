@@ -1,9 +1,12 @@
-"""Results of a sweep as tables and figures, read straight from its Tune storage folder.
+"""Results of a sweep or a campaign as tables and figures, read from its folder.
 
     python -m rbrl_ray.report results/sweeps/smoke --out results/sweeps/smoke/report [--wandb]
+    python -m rbrl_ray.report results/campaign
 
 Writes summary.csv, fig2_methods.png, fig3_ablation.png, curves_<env>.png,
-reward_model.png and report.md. A partial sweep (missing seeds, trials still
+reward_model.png and report.md (a sweep's Tune folder; default out: its report/)
+or RESULTS.md with the paper's claims tested (a campaign's records; default out:
+the campaign's folder). A partial sweep (missing seeds, trials still
 running) is reported as such: what is missing is listed, nothing crashes.
 """
 
@@ -12,6 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from rbrl_ray.cli import OneLineParser, UsageError
+from rbrl_ray.report.trials import is_campaign
 from rbrl_ray.report.writer import log_to_wandb, write_report
 
 PROG = "rbrl_ray.report"
@@ -30,9 +34,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if not args.storage_dir.is_dir():
         raise UsageError(f"no such sweep folder {str(args.storage_dir)!r}")
-    out = args.out or args.storage_dir / "report"
+    # a campaign's RESULTS.md and figures live beside its records, to be committed
+    default = args.storage_dir if is_campaign(args.storage_dir) else args.storage_dir / "report"
+    out = args.out or default
     result = write_report(args.storage_dir, out)
     print(result["summary"].to_string(index=False))
+    print(f"written: {result['page']} and its figures")
     for gap in result["missing"]:
         print(f"missing: {gap}")
     if args.wandb:

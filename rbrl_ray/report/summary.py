@@ -37,6 +37,7 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
                     "final": trial.final_return,
                     "eval": trial.final_eval_return,
                     "late": trial.late_return(),
+                    "auc": trial.auc,
                 }
             )
     columns = [
@@ -49,6 +50,8 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
         "return_se",
         "seeds",
         "return_last10pct_mean",
+        "auc_mean",
+        "auc_se",
     ]
     if not rows:
         return pd.DataFrame(columns=columns)
@@ -61,6 +64,8 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
         return_se=("final", _standard_error),
         seeds=("seed", "nunique"),
         return_last10pct_mean=("late", "mean"),
+        auc_mean=("auc", "mean"),
+        auc_se=("auc", _standard_error),
     ).reset_index()
     return summary[columns]
 

@@ -14,6 +14,7 @@ import math
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 from ray.tune.utils import flatten_dict
 
@@ -62,6 +63,21 @@ class Trial:
         returns = self.curve["eval_return"].dropna()
         return float(returns.iloc[-1]) if len(returns) else math.nan
 
+    @property
+    def auc(self) -> float:
+        """Sample efficiency: the training return averaged over env steps (the area under
+        the learning curve divided by its length), NaN before two points exist."""
+        curve = self.curve[["steps", "true_return"]].dropna()
+        if len(curve) < 2:
+            return math.nan
+        steps, returns = curve["steps"].to_numpy(), curve["true_return"].to_numpy()
+        return float(np.trapezoid(returns, steps) / (steps[-1] - steps[0]))
+
+    def last(self, column: str) -> float:
+        """The last reported value of a curve column (NaN: never reported)."""
+        values = self.curve[column].dropna()
+        return float(values.iloc[-1]) if len(values) else math.nan
+
     def late_return(self, fraction: float = 0.1) -> float:
         """Mean true return over the last `fraction` of training."""
         late = self.curve[self.curve["steps"] >= (1 - fraction) * self.steps]["true_return"]
@@ -90,10 +106,15 @@ def load_records(folder: Path) -> list[Trial]:
     return trials
 
 
+def is_campaign(folder: Path) -> bool:
+    """A campaign's records folder (trials/*.json), not a Tune storage folder."""
+    return (folder / "trials").is_dir()
+
+
 def load_trials(storage_dir: Path) -> list[Trial]:
     """A campaign's records, or every Tune trial folder under `storage_dir` that carries
     an experiment spec."""
-    if (storage_dir / "trials").is_dir():
+    if is_campaign(storage_dir):
         return load_records(storage_dir)
     trials = []
     for params in sorted(storage_dir.glob("*/params.json")):

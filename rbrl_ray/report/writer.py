@@ -7,8 +7,9 @@ from pathlib import Path
 
 from rbrl_ray.report.figures import learning_curves, methods_vs_classes, reward_model_panels
 from rbrl_ray.report.markdown import report_markdown
+from rbrl_ray.report.results import results_markdown
 from rbrl_ray.report.summary import missing, summarise
-from rbrl_ray.report.trials import load_trials
+from rbrl_ray.report.trials import is_campaign, load_trials
 from rbrl_ray.validation import ConfigError
 
 FIG2_METHODS = ["ppo", "rbrl", "ours"]
@@ -41,8 +42,14 @@ def write_report(storage_dir: Path, out: Path) -> dict[str, object]:
             "evaluations of the frozen policy)"
         )
     gaps = missing(trials)
-    (out / "report.md").write_text(report_markdown(storage_dir, trials, summary, figures, gaps))
-    return {"summary": summary, "figures": figures, "missing": gaps, "trials": trials}
+    if is_campaign(storage_dir):
+        page = out / "RESULTS.md"
+        page.write_text(results_markdown(storage_dir, trials, figures, gaps))
+    else:
+        page = out / "report.md"
+        page.write_text(report_markdown(storage_dir, trials, summary, figures, gaps))
+    return {"summary": summary, "figures": figures, "missing": gaps, "trials": trials,
+            "page": page}  # fmt: skip
 
 
 def log_to_wandb(out: Path, result: dict[str, object], project: str, name: str) -> str:

@@ -133,10 +133,26 @@ def run(
     )
     if mode == "offline":
         say(f"  upload the W&B runs later with: wandb sync {path}/*/wandb/offline-run-*")
-    say(f"  tables and figures: python -m rbrl_ray.report {path}")
+    if "://" in path:
+        say(f"  tables and figures: python -m rbrl_ray.report {path}")
+    elif len(errors) < len(results):
+        show_outcome(Path(path), say)
     if errors:
         console.print(f"[red]{len(errors)} trials errored[/]; continue with --resume")
     return 1 if errors else 0
+
+
+def show_outcome(path: Path, say: functools.partial) -> None:
+    """The per-method table and the curves of a finished local sweep (its report)."""
+    from rbrl_ray.report.writer import write_report
+
+    report = write_report(path, path / "report")
+    columns = ["env", "classes", "method", "eval_mean", "eval_se", "return_mean", "seeds"]
+    say("\nfinal true return per method (eval: the frozen policy; return: training):")
+    say(report["summary"][columns].round(1).to_string(index=False))
+    curves = [name for name in report["figures"] if name.startswith("curves_")]
+    say(f"learning curves: {', '.join(str(path / 'report' / name) for name in curves)}")
+    say(f"every table and figure: {path / 'report' / 'report.md'}")
 
 
 def main(argv: list[str] | None = None) -> int:
