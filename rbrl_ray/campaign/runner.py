@@ -26,7 +26,7 @@ def write_record(records: Path, trial_dir: Path, config: dict[str, Any], tiers: 
     """The record of the Tune trial in `trial_dir`, if it reached its spec's budget."""
     spec = trial_spec(config)
     rows = result_rows(trial_dir)
-    steps = rows[-1].get("env_runners/num_env_steps_sampled_lifetime", 0) if rows else 0
+    steps = int(rows[-1].get("env_runners/num_env_steps_sampled_lifetime") or 0) if rows else 0
     if not steps or steps < spec.timesteps:
         return False
     key = trial_key(spec)
