@@ -2,11 +2,14 @@
 
     python -m rbrl_ray.campaign --config tune_configs/campaign.yaml
     python -m rbrl_ray.campaign --config tune_configs/campaign.yaml --tiers A --dry-run
+    python -m rbrl_ray.campaign --config tune_configs/campaign.yaml --rerun KEY
 
 A finished trial's compact record goes to RECORDS/NAME/trials/<key>.json (commit
 them); its Tune folder (checkpoints, W&B files) to STORAGE/NAME/run-<k>/. Run the
 command again after any interruption: trials with a record are skipped, an
 interrupted Tune run resumes from its checkpoints, and the rest start fresh.
+`--rerun KEY` runs one recorded trial's spec again for a few iterations and checks
+that its true returns equal the record's.
 """
 
 from __future__ import annotations
@@ -43,6 +46,15 @@ def build_parser() -> OneLineParser:
         help="CPUs Ray may hand out on this machine (default: its cores)",
     )
     p.add_argument("--wandb", choices=WANDB_MODES, help="default: online with WANDB_API_KEY")
+    p.add_argument(
+        "--rerun",
+        metavar="KEY",
+        help="run one recorded trial's spec again and compare its first iterations' true "
+        "returns with the record's (exit 1 if any differs)",
+    )
+    p.add_argument(
+        "--rerun-iterations", type=int_in_range("rerun-iterations", 1), default=3, help="default 3"
+    )
     return p
 
 
@@ -76,6 +88,8 @@ def main(argv: list[str] | None = None) -> int:
     campaign = load_campaign(args.config)
     trials = selected_trials(campaign, args.tiers)
     records = args.records / campaign.name
+    if args.rerun is not None:
+        return rerun_one(args, records)
     mode = wandb_mode(args.wandb)
     console = Console(width=max(100, Console().width))
     console.print(status_table(campaign, trials, records))
@@ -88,6 +102,25 @@ def main(argv: list[str] | None = None) -> int:
         console.print(f"{len(left)} trials left" + (", nothing started" if args.dry_run else ""))
         return 0
     return launch(args, campaign, trials, records, mode, console)
+
+
+def rerun_one(args: argparse.Namespace, records: Path) -> int:
+    from rbrl_ray.campaign.rerun import recorded_spec, rerun, same_returns
+
+    spec, recorded = recorded_spec(records, args.rerun)
+    os.environ["WANDB_MODE"] = "disabled"
+    import ray
+
+    ray.init(ignore_reinit_error=True, num_cpus=args.cpus)
+    storage = (args.storage / "reruns" / args.rerun).resolve()
+    again = rerun(spec, args.rerun_iterations, storage)
+    rows = same_returns(recorded, again, args.rerun_iterations)
+    for iteration, old, new, equal in rows:
+        verdict = "same" if equal else "DIFFERENT"
+        print(f"iteration {iteration}: recorded {old!r}, rerun {new!r}: {verdict}")
+    same = len(rows) == args.rerun_iterations and all(r[3] for r in rows)
+    print(f"{args.rerun}: {'reproduced exactly' if same else 'NOT reproduced'}")
+    return 0 if same else 1
 
 
 def launch(
