@@ -109,6 +109,7 @@ def rerun_one(args: argparse.Namespace, records: Path) -> int:
 
     spec, recorded = recorded_spec(records, args.rerun)
     os.environ["WANDB_MODE"] = "disabled"
+    os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table, as the campaign's
     import ray
 
     ray.init(ignore_reinit_error=True, num_cpus=args.cpus)
