@@ -39,11 +39,10 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or default
     result = write_report(args.storage_dir, out)
     print(result["summary"].to_string(index=False))
-    print(f"written: {result['page']} and its figures")
     for gap in result["missing"]:
         print(f"missing: {gap}")
     if args.wandb:
         mode = log_to_wandb(out, result, args.wandb_project, args.storage_dir.name)
         print(f"logged the report to W&B ({mode}), project {args.wandb_project}")
-    print(f"wrote {out}/report.md, summary.csv and {len(result['figures'])} figures")
+    print(f"wrote {result['page']}, summary.csv and {len(result['figures'])} figures")
     return 0

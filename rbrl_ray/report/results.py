@@ -107,6 +107,26 @@ def reward_model_table(trials: list[Trial]) -> list[str]:
     return lines
 
 
+def rating_table(trials: list[Trial]) -> list[str]:
+    """Per env, class count and reward method: the share of each class among the
+    ratings given, over seeds (a starved class shows here first)."""
+    cells: dict[tuple[str, int, str], list[tuple[int, ...]]] = {}
+    for t in trials:
+        if t.finished and t.rating_histogram:
+            cells.setdefault((t.spec.env, t.spec.classes, t.spec.method), []).append(
+                t.rating_histogram
+            )
+    if not cells:
+        return ["No rating histograms recorded."]
+    lines = ["| env | classes | method | ratings per class, low to high (share) |",
+             "|---|---:|---|---|"]  # fmt: skip
+    for (env, classes, method), histograms in sorted(cells.items()):
+        total = [sum(column) for column in zip(*histograms, strict=True)]
+        shares = " / ".join(f"{100 * n / sum(total):.1f} %" for n in total)
+        lines.append(f"| {env} | {classes} | {METHODS[method].label} | {shares} |")
+    return lines
+
+
 def results_markdown(
     source: Path, trials: list[Trial], figures: dict[str, str], gaps: list[str]
 ) -> str:
@@ -147,6 +167,13 @@ def results_markdown(
         "batch, and the learned uncertainties of eq. 5 (σ = exp(s/2)).",
         "",
         *reward_model_table(trials),
+        "",
+        "## Ratings",
+        "",
+        "The synthetic rater's classes over all ratings of each cell's trials "
+        "(rating ranges: `tune_configs/envs.yaml`).",
+        "",
+        *rating_table(trials),
         "",
         "## Figures",
         "",

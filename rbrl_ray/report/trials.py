@@ -42,6 +42,7 @@ class Trial:
     path: Path
     spec: ExperimentSpec
     curve: pd.DataFrame
+    rating_histogram: tuple[int, ...] | None = None  # the final ratings per class
 
     @property
     def steps(self) -> int:
@@ -102,7 +103,9 @@ def load_records(folder: Path) -> list[Trial]:
     for path in sorted((folder / "trials").glob("*.json")):
         record = json.loads(path.read_text())
         spec = ExperimentSpec.model_validate(record["spec"])
-        trials.append(Trial(path, spec, curve_frame(record["iterations"])))
+        histogram = record.get("rating_histogram")
+        histogram = tuple(histogram) if histogram else None
+        trials.append(Trial(path, spec, curve_frame(record["iterations"]), histogram))
     return trials
 
 
