@@ -8,6 +8,7 @@ from typing import Any
 
 from ray.tune import Callback
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.campaign.config import Campaign, CampaignTrial, trial_key
 from rbrl_ray.campaign.records import (
     compact_record,
@@ -26,7 +27,7 @@ def write_record(records: Path, trial_dir: Path, config: dict[str, Any], tiers: 
     """The record of the Tune trial in `trial_dir`, if it reached its spec's budget."""
     spec = trial_spec(config)
     rows = result_rows(trial_dir)
-    steps = int(rows[-1].get("env_runners/num_env_steps_sampled_lifetime") or 0) if rows else 0
+    steps = int(rows[-1].get(m.STEPS) or 0) if rows else 0
     if not steps or steps < spec.timesteps:
         return False
     key = trial_key(spec)

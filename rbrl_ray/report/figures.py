@@ -44,6 +44,10 @@ def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, ou
             rows = rows.sort_values("classes")
             if rows.empty:
                 continue
+            if rows["classes"].isna().all():  # ppo in a grid without classes: a reference line
+                ax.axhline(rows[f"{measure}_mean"].iloc[0], color=METHODS[method].colour,
+                           linestyle="--", label=METHODS[method].label)  # fmt: skip
+                continue
             ax.errorbar(
                 rows["classes"],
                 rows[f"{measure}_mean"],
@@ -57,7 +61,9 @@ def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, ou
         ax.set_title(env)
         ax.set_xlabel("number of rating classes")
         ax.set_ylabel("final evaluation return" if measure == "eval" else "final training return")
-        ax.set_xticks(sorted(summary["classes"].unique()))
+        counts = sorted(summary["classes"].dropna().unique())
+        if counts:
+            ax.set_xticks(counts)
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     fig.suptitle(title)

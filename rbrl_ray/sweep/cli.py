@@ -136,7 +136,11 @@ def run(
     if "://" in path:
         say(f"  tables and figures: python -m rbrl_ray.report {path}")
     elif len(errors) < len(results):
-        show_outcome(Path(path), say)
+        try:
+            show_outcome(Path(path), say)
+        except Exception as err:  # the results are safe on disk; say so, do not fail the run
+            say(f"[red]could not build the report[/] ({type(err).__name__}: {err}); "
+                f"retry with: python -m rbrl_ray.report {path}")  # fmt: skip
     if errors:
         console.print(f"[red]{len(errors)} trials errored[/]; continue with --resume")
     return 1 if errors else 0
