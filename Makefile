@@ -17,7 +17,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 setup: $(VENV)/.installed
 
 demo: setup
-	$(BIN)/python -m rbrl_ray.sweep --config tune_configs/smoke.yaml
+	$(BIN)/python -m rbrl_ray.sweep --config tune_configs/demo.yaml
 
 test: setup
 	$(BIN)/python -m pytest

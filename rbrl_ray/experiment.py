@@ -147,7 +147,7 @@ PPO_PRESETS: dict[str, PPOSettings] = {
     "demo": PPOSettings(
         lr=3e-4,
         num_epochs=10,
-        minibatch_size=256,
+        minibatch_size=64,
         train_batch_size=4_000,
         hidden=(64, 64),
         envs_per_runner=4,

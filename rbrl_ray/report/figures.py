@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only; no display needed
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -15,6 +16,10 @@ from rbrl_ray.methods import METHODS  # noqa: E402
 from rbrl_ray.report.trials import Trial  # noqa: E402
 
 METHOD_IDS = tuple(METHODS)  # legend order
+#: env steps as 80k, 1.2M: full numbers run into each other under the axis
+STEPS_FORMAT = matplotlib.ticker.FuncFormatter(
+    lambda x, _: f"{x / 1e6:g}M" if abs(x) >= 1e6 else f"{x / 1e3:g}k" if x else "0"
+)
 
 
 def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
@@ -109,6 +114,7 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
                 _band(ax, group, "eval_return", color=colour, linestyle=":", marker=".")
         ax.set_title(f"{env}, {classes} classes" if classes else env)
         ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(STEPS_FORMAT)
         ax.set_ylabel("true episode return")
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
@@ -139,6 +145,7 @@ def reward_model_panels(trials: list[Trial], out: Path) -> None:
     for ax, title, ylabel in zip(axes, titles, ylabels, strict=True):
         ax.set_title(title, fontsize=10)
         ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(STEPS_FORMAT)
         ax.set_ylabel(ylabel)
         ax.grid(alpha=0.3)
         if ax.lines:
