@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from rbrl_ray.experiment import PPO_PRESETS
 from rbrl_ray.sweep.grid import dedup_note, expand, load_sweep
 from rbrl_ray.validation import ConfigError
 
@@ -30,6 +31,16 @@ def test_smoke_grid_is_small():
     specs = expand(sweep, settings)
     assert [(s.method, s.classes) for s in specs] == [("ppo", None), ("rbrl", 3), ("ours", 3)]
     assert all(s.ppo.num_env_runners == 0 for s in specs)
+
+
+def test_demo_grid_is_the_three_main_methods_on_calibrated_cartpole():
+    sweep, settings = load_sweep(CONFIGS / "demo.yaml")
+    specs = expand(sweep, settings)
+    assert [(s.method, s.classes) for s in specs] == [("ppo", None), ("rbrl", 3), ("ours", 3)]
+    assert all(s.ppo == PPO_PRESETS["demo"] and s.ppo.num_env_runners == 0 for s in specs)
+    # the calibrated range of envs.yaml, not the default [0, 50]
+    assert specs[1].rating_range == settings["cartpole-balance"].rating_range != (0.0, 50.0)
+    assert all(s.evaluation.episodes > 0 for s in specs)
 
 
 def test_per_env_settings_override_range_and_ppo(tmp_path):
