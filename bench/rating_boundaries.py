@@ -15,6 +15,10 @@ more. This is the rule used here, the same for every env, so anyone can rerun it
    segments' true returns (q = 0.1 by default). The rater's equal-width bins
    over it then give the lowest and the highest class each at least a fraction q
    of these segments (everything beyond the range joins the edge classes).
+   Where at least a fraction q of the segments sit at the lowest return (a
+   sparse reward: ball_in_cup scores 0 until the ball is caught), the lowest
+   class holds them under any range, and the quantiles are taken over the
+   returns above that floor, so the other classes split what is left.
 
 Why a range from the visited returns: the default [0, 50] starves classes where
 early returns are small (finger-spin 0, walker 1-8.5 per 50 steps: everything
@@ -37,7 +41,7 @@ from typing import Any
 import numpy as np
 
 from bench.machine import describe_machine
-from rbrl_ray.cli import OneLineParser, float_in_range, int_in_range, run_main
+from rbrl_ray.cli import OneLineParser, UsageError, float_in_range, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.experiment import RatingSchedule
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
@@ -59,6 +63,11 @@ def build_parser() -> OneLineParser:
         help="q: the range is the [q, 1 - q] quantiles of the visited returns (default 0.1)",
     )
     p.add_argument("--per-query", type=int_in_range("per-query", 1), default=200)
+    p.add_argument(
+        "--recompute",
+        action="store_true",
+        help="no training: the range and shares again from the record's returns (a new --quantile)",
+    )
     p.add_argument("--out", type=Path, default=HERE / "results")
     return p
 
@@ -101,6 +110,17 @@ def visited_returns(env: str, seed: int, schedule: RatingSchedule) -> list[np.nd
     return queries
 
 
+def rating_range(returns: np.ndarray, q: float) -> tuple[float, float]:
+    """[low, high]: the [q, 1 - q] quantiles, over the returns above the floor where the
+    lowest return holds at least a fraction q of them (see the module docstring)."""
+    floor = returns.min()
+    above = returns[returns > floor]
+    if np.mean(returns == floor) >= q and len(above) >= 2:
+        returns = above
+    low, high = (float(v) for v in np.quantile(returns, [q, 1 - q]))
+    return low, high if high > low else low + 1e-3  # one value only: no range to split
+
+
 def histograms(returns: np.ndarray, low: float, high: float) -> dict[int, list[float]]:
     """Per class count: the fraction of `returns` in each class of the rater."""
     out = {}
@@ -120,7 +140,8 @@ def markdown(record: dict[str, Any]) -> str:
         f"({record['query_steps'][0]:,} .. {record['query_steps'][-1]:,})",
         "",
         f"rating range [q{record['quantile']:g}, q{1 - record['quantile']:g}] = "
-        f"[{low:.2f}, {high:.2f}]",
+        f"[{low:.2f}, {high:.2f}]"
+        + (" (of the returns above the floor: a sparse reward)" if record["above_floor"] else ""),
         "",
         "| classes | share of each class (low to high) |",
         "|---:|---|",
@@ -153,11 +174,15 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     get_task(args.env)  # one line naming the allowed envs
     schedule = RatingSchedule(per_query=args.per_query)
-    queries = visited_returns(args.env, args.seed, schedule)
+    path = args.out / f"rating_boundaries_{args.env}.json"
+    if args.recompute:
+        if not path.is_file():
+            raise UsageError(f"--recompute: no record {str(path)!r}; run without it first")
+        queries = [np.asarray(q) for q in json.loads(path.read_text())["returns_per_query"]]
+    else:
+        queries = visited_returns(args.env, args.seed, schedule)
     returns = np.concatenate(queries)
-    low, high = (float(v) for v in np.quantile(returns, [args.quantile, 1 - args.quantile]))
-    if not high > low:  # every visited segment had the same return: no range to split
-        high = low + 1e-3
+    low, high = rating_range(returns, args.quantile)
     record = {
         "env": args.env,
         "seed": args.seed,
@@ -165,6 +190,7 @@ def main(argv: list[str] | None = None) -> int:
         "query_steps": [schedule.query_step(i) for i in range(schedule.queries)],
         "segments": len(returns),
         "rating_range": [round(low, 3), round(high, 3)],
+        "above_floor": bool(np.mean(returns == returns.min()) >= args.quantile),
         "percentiles": {
             str(q): float(np.percentile(returns, q)) for q in (0, 5, 10, 25, 50, 75, 90, 95, 100)
         },
@@ -173,7 +199,6 @@ def main(argv: list[str] | None = None) -> int:
         "machine": describe_machine(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    path = args.out / f"rating_boundaries_{args.env}.json"
     path.write_text(json.dumps(record, indent=1))
     text = markdown(record)
     path.with_suffix(".md").write_text(text + "\n")
