@@ -186,7 +186,9 @@ def results_markdown(
         "- The paper trains 4M env steps per run with 10 seeds on six tasks; these trials "
         f"are {', '.join(f'{s:,}' for s in steps)} steps with seeds {seeds}. A difference "
         "that needs more seeds to resolve shows here as 'inconclusive', not as a result.",
-        "- Envs without records here are untested by this campaign.",
+        "- Envs without records here are untested by this campaign. Which of its trials "
+        "are recorded and which are still to run: `python -m rbrl_ray.campaign --config "
+        f"tune_configs/{source.name}.yaml --dry-run`.",
         f"- The full grid on a Ray cluster: `{FULL_GRID}`",
         "",
         "## Missing",
