@@ -16,7 +16,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from pydantic import Field, ValidationError
 
@@ -94,13 +93,3 @@ def load_campaign(path: Path) -> Campaign:
             tiers = (*old.tiers, str(tier)) if old else (str(tier),)
             by_key[key] = CampaignTrial(key, spec, tiers)
     return Campaign(name, sweeps, list(by_key.values()))
-
-
-def shared_settings(campaign: Campaign) -> dict[str, Any]:
-    """Run settings every tier shares (checkpoints, retries, W&B project)."""
-    first = next(iter(campaign.sweeps.values()))
-    return {
-        "checkpoint_every": first.checkpoint_every,
-        "max_failures": first.max_failures,
-        "wandb_project": first.wandb_project,
-    }
