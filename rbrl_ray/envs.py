@@ -73,16 +73,31 @@ class RawObservationInInfo(gym.Wrapper):
         return obs, reward, terminated, truncated, {**info, RAW_OBS_KEY: obs}
 
 
+def shimmy_env(name: str) -> gym.Env:
+    """Shimmy's gymnasium env of task `name` (dict observations), without wrappers."""
+    import shimmy  # noqa: F401  (registers the dm_control/ namespace in this process)
+
+    return gym.make(get_task(name).gym_id, disable_env_checker=True).unwrapped
+
+
+def flat_observation_space(dict_space: gym.spaces.Dict) -> gym.spaces.Box:
+    """The space FlattenObservation then DtypeObservation(float32) give a dict space."""
+    flat = gym.spaces.flatten_space(dict_space)
+    with warnings.catch_warnings():  # the float64 -> float32 box cast is intended
+        warnings.filterwarnings("ignore", message=".*precision lowered by casting")
+        return gym.spaces.Box(low=flat.low, high=flat.high, shape=flat.shape, dtype=np.float32)
+
+
 def make_env(config: Mapping[str, Any] | str) -> gym.Env:
     """Create one task's env; usable as an RLlib env creator in any worker process.
 
     `config` is a task name or a mapping with key "env" (RLlib passes its env_config).
     """
     name = config if isinstance(config, str) else config["env"]
-    task = get_task(name)
+    get_task(name)  # a ConfigError for an unknown name, before anything is built
     import shimmy  # noqa: F401  (registers the dm_control/ namespace in this process)
 
-    env = gym.make(task.gym_id, disable_env_checker=True)
+    env: gym.Env = gym.make(get_task(name).gym_id, disable_env_checker=True)
     env = gym.wrappers.FlattenObservation(env)
     with warnings.catch_warnings():  # the float64 -> float32 box cast is intended
         warnings.filterwarnings("ignore", message=".*precision lowered by casting")

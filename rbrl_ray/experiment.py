@@ -114,11 +114,28 @@ class PPOSettings(StrictModel):
         ge=0,
         description="GPUs for the learner (RLlib's learners(num_gpus_per_learner)); 0: CPU",
     )
+    # A trial's EnvRunner samples while its learner waits, then the learner updates
+    # while the EnvRunner waits: half a CPU each keeps one CPU busy (a packed grid).
+    env_runner_cpus: float = Field(
+        1.0, gt=0, description="CPUs reserved per EnvRunner (RLlib's num_cpus_per_env_runner)"
+    )
+    learner_cpus: float = Field(
+        1.0,
+        gt=0,
+        description="CPUs reserved for the trial's own process, which runs the learner "
+        "(RLlib's num_cpus_for_main_process)",
+    )
     normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
     env_runner_connectors: Literal["lean", "rllib"] = Field(
         "lean",
         description="lean: this project's connector pieces, the same numbers with less "
         "per-env work (rllib/connectors.py); rllib: RLlib's own",
+    )
+    sampler: Literal["lean", "rllib"] = Field(
+        "lean",
+        description="lean: this project's vector of dm_control envs and rollout loop, the "
+        "same episodes with less per-step work (vector_env.py, rllib/env_runner.py); "
+        "rllib: gymnasium's SyncVectorEnv of wrapped envs and RLlib's SingleAgentEnvRunner",
     )
     # 1, not 0: sampling in the trial's own process (0) would save a CPU and a
     # process, but our ppo then learned cartpole on none of seeds 0-2 at 8 × 2,000

@@ -156,3 +156,22 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
     assert "## The paper's claims" in page and "Ours can match or beat PPO" in page
     assert "(A = ours, B = ppo) | cartpole-balance, 3 cl." in page  # one seed each: no p
     assert (out / "curves_cartpole-balance.png").stat().st_size > 0
+
+
+def test_record_keys_ignore_speed_only_settings_and_follow_the_rest():
+    from rbrl_ray.campaign.config import trial_key
+    from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
+
+    def key(**ppo):
+        p = PPO_PRESETS["paper"].model_copy(update=ppo)
+        return trial_key(ExperimentSpec(env="cartpole-balance", method="ppo", seed=0, ppo=p))
+
+    assert key(sampler="lean") == key(sampler="rllib")
+    assert key(lr=1e-4) != key()
+    assert key(env_runner_cpus=0.5) != key() == key(env_runner_cpus=1.0)
+    # every committed record still has the key its spec gives today
+    records = sorted((REPO / "results/campaign/trials").glob("*.json"))
+    assert records
+    for path in records:
+        spec = ExperimentSpec.model_validate(json.loads(path.read_text())["spec"])
+        assert trial_key(spec) == path.stem

@@ -120,3 +120,12 @@ def test_a_gpu_learner_is_requested_from_rllib_and_tune():
     assert main["GPU"] == 1
     cpu_only = RatingPPO.default_resource_request(RatingPPOConfig.from_spec(spec()))
     assert cpu_only.bundles[0].get("GPU", 0) == 0
+
+
+def test_a_packed_trial_reserves_half_a_cpu_for_each_of_its_two_processes():
+    packed = RatingPPO.default_resource_request(
+        RatingPPOConfig.from_spec(spec(env_runner_cpus=0.5, learner_cpus=0.5))
+    )
+    assert packed.bundles == [{"CPU": 0.5}, {"CPU": 0.5}]  # trial process, EnvRunner
+    default = RatingPPO.default_resource_request(RatingPPOConfig.from_spec(spec()))
+    assert default.bundles == [{"CPU": 1.0}, {"CPU": 1.0}]

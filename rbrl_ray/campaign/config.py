@@ -53,9 +53,20 @@ class Campaign:
     trials: list[CampaignTrial]  # in tier order, each spec once
 
 
+# PPO settings added after records were keyed, and the value at which a setting
+# changes nothing its trial computes: left out of the digest there, so every
+# record keeps its key. None: no value changes a sampled number (tests show
+# identical samples), only the speed.
+ADDED_LATER: dict[str, object] = {"sampler": None, "env_runner_cpus": 1.0, "learner_cpus": 1.0}
+
+
 def trial_key(spec: ExperimentSpec) -> str:
     """env_method[_cN]_sS_<digest>: readable, and a changed setting is a new trial."""
-    text = json.dumps(spec.model_dump(mode="json"), sort_keys=True)
+    dump = spec.model_dump(mode="json")
+    for name, neutral in ADDED_LATER.items():
+        if neutral is None or dump["ppo"][name] == neutral:
+            dump["ppo"].pop(name)
+    text = json.dumps(dump, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     classes = "" if spec.classes is None else f"_c{spec.classes}"
     return f"{spec.env}_{spec.method}{classes}_s{spec.seed}_{digest}"

@@ -37,10 +37,10 @@ from ray.util.placement_group import get_current_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rbrl_ray import metric_names as m
-from rbrl_ray.envs import make_env
 from rbrl_ray.experiment import ExperimentSpec, PPOSettings
 from rbrl_ray.rllib.callbacks import RatingCallbacks
 from rbrl_ray.rllib.connectors import LeanMeanStdFilter, module_to_env_pieces
+from rbrl_ray.rllib.env_runner import LeanEnvRunner
 from rbrl_ray.rllib.evaluation import evaluation_config
 from rbrl_ray.rllib.keys import (
     BUILT_FROM_KEY,
@@ -54,6 +54,7 @@ from rbrl_ray.rllib.keys import (
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
 from rbrl_ray.rllib.service import RatingService
+from rbrl_ray.vector_env import make_env_or_vector
 
 ENV_ID = "rbrl_ray/dmc"
 SAMPLE_TIMEOUT_S = 3600.0
@@ -65,6 +66,11 @@ SPEC_OWNED: dict[str, str] = {
     "seed": "seed",
     "num_env_runners": "ppo.num_env_runners",
     "num_envs_per_env_runner": "ppo.envs_per_runner",
+    "gym_env_vectorize_mode": "ppo.sampler",
+    "env_runner_cls": "ppo.sampler",
+    "num_cpus_per_env_runner": "ppo.env_runner_cpus",
+    "num_cpus_for_main_process": "ppo.learner_cpus",
+    "num_cpus_per_learner": "ppo.learner_cpus",
     "_env_to_module_connector": "ppo.normalize_observations, ppo.env_runner_connectors",
     "_module_to_env_connector": "ppo.env_runner_connectors",
     "add_default_connectors_to_module_to_env_pipeline": "ppo.env_runner_connectors",
@@ -120,6 +126,14 @@ def env_runner_connectors(p: PPOSettings) -> dict[str, Any]:
     }
 
 
+def sampler_settings(p: PPOSettings) -> dict[str, Any]:
+    """The EnvRunner class and vector env: lean ones or RLlib's and gymnasium's."""
+    if p.sampler == "lean":
+        # vector_entry_point: our env creator returns a DmcVectorEnv when asked for one
+        return {"env_runner_cls": LeanEnvRunner, "gym_env_vectorize_mode": "vector_entry_point"}
+    return {"env_runner_cls": None, "gym_env_vectorize_mode": "sync"}
+
+
 class RatingPPOConfig(PPOConfig):
     """PPOConfig of a RatingPPO trial; `from_spec` is the usual way to make one."""
 
@@ -145,13 +159,15 @@ class RatingPPOConfig(PPOConfig):
 
     def apply_spec(self, spec: ExperimentSpec) -> RatingPPOConfig:
         """Set every setting of SPEC_OWNED from `spec`, and carry the spec."""
-        register_env(ENV_ID, make_env)
+        register_env(ENV_ID, make_env_or_vector)
         p = spec.ppo
         (
             self.environment(ENV_ID, env_config={"env": spec.env})
             .env_runners(
                 num_env_runners=p.num_env_runners,
                 num_envs_per_env_runner=p.envs_per_runner,
+                num_cpus_per_env_runner=p.env_runner_cpus,
+                **sampler_settings(p),
                 **env_runner_connectors(p),
             )
             .training(
@@ -174,8 +190,10 @@ class RatingPPOConfig(PPOConfig):
             )
             .learners(
                 num_gpus_per_learner=p.num_gpus_per_learner,
+                num_cpus_per_learner=p.learner_cpus,  # the learner runs in the main process
                 learner_config_dict={SPEC_KEY: spec.model_dump(mode="json")},
             )
+            .resources(num_cpus_for_main_process=p.learner_cpus)
             .evaluation(**evaluation_config(spec.evaluation))
             .debugging(seed=spec.seed)
         )

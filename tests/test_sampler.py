@@ -1,0 +1,92 @@
+"""The lean sampler (DmcVectorEnv + LeanEnvRunner) samples what gymnasium's vector env
+and RLlib's EnvRunner sample, number for number, across episode ends."""
+
+import tempfile
+from pathlib import Path
+
+import gymnasium as gym
+import numpy as np
+import pytest
+from ray.rllib.core import Columns
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
+
+from rbrl_ray.envs import RAW_OBS_KEY, get_task, make_env
+from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
+from rbrl_ray.rllib.env_runner import LeanEnvRunner
+from rbrl_ray.rllib.ppo import RatingPPOConfig
+from rbrl_ray.vector_env import DmcVectorEnv
+
+
+def test_vector_env_steps_like_a_sync_vector_env_of_wrapped_envs():
+    name, n = "walker-walk", 2
+    ours = DmcVectorEnv(name, n)
+    theirs = gym.vector.SyncVectorEnv([lambda: make_env(name)] * n)
+    assert ours.single_observation_space == theirs.single_observation_space
+    assert ours.single_action_space == theirs.single_action_space
+    obs_a, info_a = ours.reset(seed=7)
+    obs_b, info_b = theirs.reset(seed=7)
+    np.testing.assert_array_equal(obs_a, obs_b)
+    np.testing.assert_array_equal(info_a[RAW_OBS_KEY], info_b[RAW_OBS_KEY])
+    actions = np.random.default_rng(0).uniform(-1, 1, size=(1_005, n, get_task(name).act_dim))
+    ends = 0
+    for action in actions.astype(np.float32):  # past the 1,000-step limit: autoreset
+        a, b = ours.step(action), theirs.step(action)
+        for x, y in zip(a[:4], b[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
+        assert a[0].dtype == b[0].dtype == np.float32 and a[1].dtype == b[1].dtype
+        np.testing.assert_array_equal(a[4][RAW_OBS_KEY], b[4][RAW_OBS_KEY])
+        ends += int(a[3].sum())
+    assert ends == n  # each env truncated once, then reset by the next step
+
+
+def _sample(sampler: str, env: str, envs: int, normalize: bool) -> tuple[list, object]:
+    ppo = PPO_PRESETS["small"].model_copy(
+        update={"sampler": sampler, "envs_per_runner": envs, "normalize_observations": normalize}
+    )
+    spec = ExperimentSpec(env=env, method="ppo", seed=3, timesteps=10_000, ppo=ppo)
+    config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))
+    runner = (config.env_runner_cls or SingleAgentEnvRunner)(config=config)
+    # 3 x 400 vector steps: every env passes the 1,000-step end of its first episode
+    episodes = [e for _ in range(3) for e in runner.sample(num_timesteps=400 * envs)]
+    return episodes, runner
+
+
+@pytest.mark.parametrize(
+    "env, envs, normalize",
+    [("cartpole-balance", 3, True), ("walker-walk", 2, True), ("cartpole-balance", 2, False)],
+)
+def test_lean_sampler_samples_the_same_episodes_as_rllibs(env, envs, normalize):
+    lean, lean_runner = _sample("lean", env, envs, normalize)
+    rllib, rllib_runner = _sample("rllib", env, envs, normalize)
+    assert isinstance(lean_runner, LeanEnvRunner)
+    assert isinstance(lean_runner.env.unwrapped, DmcVectorEnv)
+    assert type(rllib_runner) is SingleAgentEnvRunner
+    assert len(lean) == len(rllib) > 2 * envs
+    assert sum(e.is_done for e in lean) == sum(e.is_done for e in rllib) == envs
+    for a, b in zip(lean, rllib, strict=True):
+        ends = [(len(e), e.is_truncated, e.is_terminated) for e in (a, b)]
+        assert ends[0] == ends[1]
+        np.testing.assert_array_equal(a.get_observations(), b.get_observations())
+        np.testing.assert_array_equal(a.get_actions(), b.get_actions())
+        np.testing.assert_array_equal(a.get_rewards(), b.get_rewards())
+        raw = [np.stack([i[RAW_OBS_KEY] for i in e.get_infos()]) for e in (a, b)]
+        np.testing.assert_array_equal(*raw)
+        for column in (Columns.ACTION_LOGP, Columns.ACTION_DIST_INPUTS):
+            np.testing.assert_array_equal(
+                a.get_extra_model_outputs(column), b.get_extra_model_outputs(column)
+            )
+    states = [r.get_state() for r in (lean_runner, rllib_runner)]
+    assert str(states[0]["env_to_module_connector"]) == str(states[1]["env_to_module_connector"])
+    metrics = [r.get_metrics() for r in (lean_runner, rllib_runner)]
+    for key in ("num_env_steps_sampled_lifetime", "num_episodes_lifetime"):
+        assert metrics[0][key] == metrics[1][key]
+    assert lean_runner.module.training  # the rollout's eval mode is undone
+
+
+def test_lean_env_runner_samples_whole_episodes_through_rllibs_loop():
+    ppo = PPO_PRESETS["small"].model_copy(update={"envs_per_runner": 2})
+    spec = ExperimentSpec(env="cartpole-balance", method="ppo", seed=0, timesteps=10_000, ppo=ppo)
+    config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))
+    runner = LeanEnvRunner(config=config)
+    episodes = runner.sample(num_episodes=1, explore=False)
+    assert len(episodes) == 1 and len(episodes[0]) == 1_000 and episodes[0].is_truncated
