@@ -1,5 +1,6 @@
-"""The lean sampler (DmcVectorEnv + LeanEnvRunner) samples what gymnasium's vector env
-and RLlib's EnvRunner sample, number for number, across episode ends."""
+"""The lean sampling path (DmcVectorEnv, LeanEnvRunner, the lean connector pieces)
+samples what gymnasium's vector env, RLlib's EnvRunner and RLlib's connector pieces
+sample, number for number, across episode ends."""
 
 import tempfile
 from pathlib import Path
@@ -41,7 +42,12 @@ def test_vector_env_steps_like_a_sync_vector_env_of_wrapped_envs():
 
 def _sample(sampler: str, env: str, envs: int, normalize: bool) -> tuple[list, object]:
     ppo = PPO_PRESETS["small"].model_copy(
-        update={"sampler": sampler, "envs_per_runner": envs, "normalize_observations": normalize}
+        update={
+            "sampler": sampler,
+            "env_runner_connectors": sampler,
+            "envs_per_runner": envs,
+            "normalize_observations": normalize,
+        }
     )
     spec = ExperimentSpec(env=env, method="ppo", seed=3, timesteps=10_000, ppo=ppo)
     config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))
@@ -76,7 +82,8 @@ def test_lean_sampler_samples_the_same_episodes_as_rllibs(env, envs, normalize):
                 a.get_extra_model_outputs(column), b.get_extra_model_outputs(column)
             )
     states = [r.get_state() for r in (lean_runner, rllib_runner)]
-    assert str(states[0]["env_to_module_connector"]) == str(states[1]["env_to_module_connector"])
+    filters = [list(state["env_to_module_connector"].values()) for state in states]
+    assert str(filters[0]) == str(filters[1])  # the running stats EnvRunners sync
     metrics = [r.get_metrics() for r in (lean_runner, rllib_runner)]
     for key in ("num_env_steps_sampled_lifetime", "num_episodes_lifetime"):
         assert metrics[0][key] == metrics[1][key]
@@ -90,3 +97,18 @@ def test_lean_env_runner_samples_whole_episodes_through_rllibs_loop():
     runner = LeanEnvRunner(config=config)
     episodes = runner.sample(num_episodes=1, explore=False)
     assert len(episodes) == 1 and len(episodes[0]) == 1_000 and episodes[0].is_truncated
+
+
+def test_the_policy_forward_skips_rllibs_wrappers_with_the_same_numbers():
+    import torch
+
+    from rbrl_ray.rllib.policy_net import lean_action_dist_inputs
+
+    _, runner = _sample("lean", "walker-walk", 2, True)
+    obs = torch.randn(8, get_task("walker-walk").obs_dim)
+    lean = lean_action_dist_inputs(runner.module, {Columns.OBS: obs})
+    assert lean is not None  # the paper preset's module takes the direct path
+    with torch.no_grad():
+        rllib = runner.module._forward({Columns.OBS: obs})
+    torch.testing.assert_close(lean, rllib, rtol=0, atol=0)
+    assert lean_action_dist_inputs(runner.module, {Columns.OBS: obs, "state_in": obs}) is None

@@ -13,16 +13,19 @@ the maths allows it, and one short loop where it is sequential (running stats).
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.connectors.env_to_module import MeanStdFilter
-from ray.rllib.connectors.module_to_env import GetActions, TensorToNumpy
+from ray.rllib.connectors.module_to_env import GetActions
 from ray.rllib.core import Columns
+from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
+from ray.rllib.env.utils.infinite_lookback_buffer import InfiniteLookbackBuffer
 from ray.rllib.utils.filter import RunningStat
-from ray.rllib.utils.numpy import SMALL_NUMBER
+from ray.rllib.utils.numpy import SMALL_NUMBER, convert_to_numpy
 
 
 def push(stats: RunningStat, x: np.ndarray) -> None:
@@ -68,7 +71,7 @@ class LeanMeanStdFilter(MeanStdFilter):
         stats, buffer = f.running_stats, f.buffer
         rows = []
         for episode in self.single_agent_episode_iterator(episodes):
-            x = np.asarray(episode.get_observations(indices=-1))
+            x = np.asarray(newest(episode.observations))
             if self._update_stats:
                 push(stats, x)
                 push(buffer, x)
@@ -80,11 +83,25 @@ class LeanMeanStdFilter(MeanStdFilter):
             if f.clip:
                 y = np.minimum(np.maximum(y, -f.clip), f.clip)  # np.clip, without its overhead
             y = y.astype(x.dtype)
-            episode.set_observations(at_indices=-1, new_data=y)
-            episode.observation_space = self.observation_space
+            replace_newest(episode.observations, y)
+            if episode.observation_space is not self.observation_space:
+                episode.observation_space = self.observation_space
             rows.append(y)
         batch[Columns.OBS] = torch.from_numpy(np.stack(rows))
         return batch
+
+
+def newest(buffer: InfiniteLookbackBuffer) -> Any:
+    """buffer.get(-1): while sampling, the last item of the buffer's list."""
+    return buffer.get(-1) if buffer.finalized else buffer.data[-1]
+
+
+def replace_newest(buffer: InfiniteLookbackBuffer, item: Any) -> None:
+    """buffer.set(item, at_indices=-1), as directly."""
+    if buffer.finalized:
+        buffer.set(item, at_indices=-1)
+    else:
+        buffer.data[-1] = item
 
 
 def std(stats: RunningStat) -> np.ndarray:
@@ -107,10 +124,50 @@ class UnsquashActions(ConnectorV2):
         return batch
 
 
+_LOG_SQRT_2PI = math.log(math.sqrt(2 * math.pi))  # torch's Normal.log_prob constant
+
+
+class SampleDiagGaussian(GetActions):
+    """GetActions for a diagonal Gaussian while exploring, without the distribution
+    objects: RLlib's TorchDiagGaussian.from_logits, torch's Normal.sample (the same
+    torch.normal call, so the same random numbers) and Normal.log_prob summed over
+    the action dims, written out. Anything else is RLlib's GetActions."""
+
+    def _get_actions(self, batch: dict[str, Any], sa_rl_module: Any, explore: bool) -> None:
+        if (
+            not explore
+            or Columns.ACTIONS in batch
+            or Columns.ACTION_DIST_INPUTS not in batch
+            or sa_rl_module.get_exploration_action_dist_cls() is not TorchDiagGaussian
+        ):
+            super()._get_actions(batch, sa_rl_module, explore)
+            return
+        loc, log_std = batch[Columns.ACTION_DIST_INPUTS].chunk(2, dim=-1)
+        scale = log_std.exp()
+        with torch.no_grad():
+            actions = torch.normal(loc, scale)
+        batch[Columns.ACTIONS] = actions
+        if Columns.ACTION_LOGP not in batch:
+            log_prob = -((actions - loc) ** 2) / (2 * scale**2) - scale.log() - _LOG_SQRT_2PI
+            batch[Columns.ACTION_LOGP] = log_prob.sum(-1)
+
+
+class TensorsToNumpy(ConnectorV2):
+    """TensorToNumpy for a flat batch of tensors (the module's output columns)."""
+
+    def __call__(self, *, rl_module: Any, batch: dict[str, Any], **kwargs: Any) -> Any:
+        if not all(
+            isinstance(v, torch.Tensor) and v.dim() > 0 and v.dtype == torch.float32
+            for v in batch.values()
+        ):
+            return convert_to_numpy(batch)
+        return {key: value.detach().cpu().numpy() for key, value in batch.items()}
+
+
 def module_to_env_pieces(env: Any = None, spaces: Any = None) -> list[ConnectorV2]:
     """The whole module-to-env pipeline for one agent and a stateless module.
 
     Output columns stay batched arrays, row i for env i: the EnvRunner indexes
     them per env itself, so RLlib's unbatching and re-listing are not needed.
     """
-    return [GetActions(), TensorToNumpy(), UnsquashActions()]
+    return [SampleDiagGaussian(), TensorsToNumpy(), UnsquashActions()]

@@ -1,13 +1,15 @@
 """An EnvRunner whose rollout loop does RLlib's work without its per-step overheads.
 
-RLlib's SingleAgentEnvRunner._sample, step for step, with three changes that
-leave every sampled number as it was (tests/test_env_runner.py compares the
+RLlib's SingleAgentEnvRunner._sample, step for step, with four changes that
+leave every sampled number as it was (tests/test_sampler.py compares the
 episodes with RLlib's loop):
 - the module is put in eval mode once per rollout, not twice per vector step
   (`forward_exploration` toggles train/eval around each call: 7 % of sampling);
 - the connector pipelines run without their per-piece timers (RLlib times every
   piece on every step through its MetricsLogger: about 5 % of sampling);
-- `on_episode_step` is only called when a callback defines it.
+- `on_episode_step` is only called when a callback defines it;
+- RLlib's default PPO module is run through its layers directly
+  (policy_net.lean_action_dist_inputs), without the model wrappers' dicts.
 Anything else (sampling whole episodes, random actions, no module) goes to
 RLlib's own loop.
 """
@@ -22,6 +24,8 @@ from ray.rllib.env.env_runner import ENV_STEP_FAILURE
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.metrics import WEIGHTS_SEQ_NO
+
+from rbrl_ray.rllib.policy_net import lean_action_dist_inputs
 
 
 class LeanEnvRunner(SingleAgentEnvRunner):
@@ -61,12 +65,9 @@ class LeanEnvRunner(SingleAgentEnvRunner):
         step_callbacks = self._defines_episode_step_callback()
         while ts < num_timesteps:
             to_module, self._cached_to_module = self._cached_to_module, None
-            if explore:
-                # as RLlib: global env steps, counted over all EnvRunners
-                t = (self.num_env_steps_sampled_lifetime // runners + ts) * runners
-                to_env = self.module._forward_exploration(to_module, t=t)
-            else:
-                to_env = self.module._forward_inference(to_module)
+            # as RLlib: global env steps, counted over all EnvRunners
+            t = (self.num_env_steps_sampled_lifetime // runners + ts) * runners
+            to_env = self._forward(to_module, explore, t)
             to_env = self._module_to_env(
                 rl_module=self.module,
                 batch=to_env,
@@ -85,6 +86,15 @@ class LeanEnvRunner(SingleAgentEnvRunner):
             ts += self._record_step(results, actions, to_env, explore)
             done += self._close_finished(step_callbacks)
         return ts, done
+
+    def _forward(self, batch: dict[str, Any], explore: bool, t: int) -> dict[str, Any]:
+        """The module's outputs for a batch (the module is in eval mode)."""
+        outputs = lean_action_dist_inputs(self.module, batch)
+        if outputs is not None:
+            return outputs
+        if explore:
+            return self.module._forward_exploration(batch, t=t)
+        return self.module._forward_inference(batch)
 
     def _record_step(self, results: tuple, actions: Any, outputs: dict, explore: bool) -> int:
         """Add a vector step to the ongoing episodes; run the env-to-module pipeline."""

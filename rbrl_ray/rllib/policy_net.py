@@ -23,6 +23,9 @@ from typing import Any
 
 import torch
 from ray.rllib.algorithms.ppo.ppo_catalog import PPOCatalog
+from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
+from ray.rllib.core import Columns
+from ray.rllib.core.models.torch.heads import TorchFreeLogStdMLPHead
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
 from rbrl_ray.experiment import PPOSettings
@@ -79,3 +82,25 @@ def model_config(p: PPOSettings) -> DefaultModelConfig:
 
 def catalog_class(p: PPOSettings) -> type[PPOCatalog]:
     return OrthogonalInitPPOCatalog if p.init == "orthogonal" else PPOCatalog
+
+
+def lean_action_dist_inputs(module: Any, batch: dict[str, Any]) -> dict[str, Any] | None:
+    """What RLlib's default PPO module's `_forward` returns for a batch of observations
+    (its action distribution inputs), from the same layers in the same order without
+    the model wrappers around them: a third of a forward's time at 8 envs. None for
+    any other module or batch, which then takes the module's own forward."""
+    if (
+        type(module) is not DefaultPPOTorchRLModule
+        or not isinstance(module.pi, TorchFreeLogStdMLPHead)
+        or set(batch) != {Columns.OBS}
+    ):
+        return None
+    head = module.pi
+    with torch.no_grad():
+        mean = head.net.mlp(module.encoder.actor_encoder.net.mlp(batch[Columns.OBS]))
+        log_std = head.log_std
+        if head.clip_log_std:
+            bound = head.log_std_clip_param_const
+            log_std = torch.clamp(log_std, -bound, bound)
+        inputs = torch.cat([mean, log_std.unsqueeze(0).repeat([len(mean), 1])], axis=1)
+    return {Columns.ACTION_DIST_INPUTS: inputs}
