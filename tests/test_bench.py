@@ -125,7 +125,13 @@ def test_throughput_records_every_repeat(tmp_path):
     assert all(
         r["gradient_steps"] == 16 and r["torch_threads"] >= 1 for r in record["runs"]["floor"]
     )
-    assert set(record["goals"]) == {"sample_over_raw", "sb3_over_floor", "peak_trial_gib"}
+    assert set(record["goals"]) == {
+        "sample_over_raw",
+        "sb3_over_floor",
+        "peak_trial_gib",
+        "peak_trial_pss_gib",
+    }
+    assert 0 < record["goals"]["peak_trial_pss_gib"] <= record["goals"]["peak_trial_gib"]
     table = (tmp_path / "throughput_cartpole-balance.md").read_text()
     assert "SB3 PPO" in table and "sample_over_raw" in table
 
