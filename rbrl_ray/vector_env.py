@@ -32,8 +32,13 @@ class DmcVectorEnv(gym.vector.VectorEnv):
         self.envs = [shimmy_env(name) for _ in range(num_envs)]
         self.num_envs = num_envs
         dict_space = self.envs[0].observation_space
-        # FlattenObservation's order: the Dict space's keys.
-        self._keys = list(dict_space.spaces)
+        # FlattenObservation's order: the Dict space's keys, each flattened
+        self._slices: list[tuple[str, slice]] = []
+        start = 0
+        for key, space in dict_space.spaces.items():
+            size = int(np.prod(space.shape))
+            self._slices.append((key, slice(start, start + size)))
+            start += size
         self.single_observation_space = flat_observation_space(dict_space)
         self.single_action_space = self.envs[0].action_space
         self.observation_space = batch_space(self.single_observation_space, num_envs)
@@ -42,11 +47,10 @@ class DmcVectorEnv(gym.vector.VectorEnv):
         self._needs_reset = np.zeros(num_envs, dtype=bool)
 
     def _flatten(self, observation: dict[str, Any], out: np.ndarray) -> None:
-        start = 0
-        for key in self._keys:
-            value = np.asarray(observation[key]).ravel()
-            out[start : start + value.size] = value  # float64 -> float32, as DtypeObservation
-            start += value.size
+        for key, where in self._slices:
+            value = observation[key]
+            # float64 -> float32 on assignment, as DtypeObservation casts
+            out[where] = value.ravel() if np.ndim(value) > 1 else value
 
     def _infos(self, obs: np.ndarray) -> dict[str, Any]:
         # The vector info format; RLlib's DictInfoToList makes it one dict per env.

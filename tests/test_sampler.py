@@ -11,7 +11,7 @@ import pytest
 from ray.rllib.core import Columns
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
-from rbrl_ray.envs import RAW_OBS_KEY, get_task, make_env
+from rbrl_ray.envs import RAW_OBS_KEY, TASK_NAMES, get_task, make_env
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.rllib.env_runner import LeanEnvRunner
 from rbrl_ray.rllib.ppo import RatingPPOConfig
@@ -112,3 +112,17 @@ def test_the_policy_forward_skips_rllibs_wrappers_with_the_same_numbers():
         rllib = runner.module._forward({Columns.OBS: obs})
     torch.testing.assert_close(lean, rllib, rtol=0, atol=0)
     assert lean_action_dist_inputs(runner.module, {Columns.OBS: obs, "state_in": obs}) is None
+
+
+@pytest.mark.parametrize("name", [t for t in TASK_NAMES if t != "walker-walk"])
+def test_vector_env_flattens_every_tasks_observation_as_the_wrappers_do(name):
+    ours = DmcVectorEnv(name, 2)
+    theirs = gym.vector.SyncVectorEnv([lambda: make_env(name)] * 2)
+    assert ours.single_observation_space == theirs.single_observation_space
+    np.testing.assert_array_equal(ours.reset(seed=1)[0], theirs.reset(seed=1)[0])
+    rng = np.random.default_rng(1)
+    for _ in range(30):
+        action = rng.uniform(-1, 1, size=(2, get_task(name).act_dim)).astype(np.float32)
+        a, b = ours.step(action), theirs.step(action)
+        for x, y in zip(a[:4], b[:4], strict=True):
+            np.testing.assert_array_equal(x, y)
