@@ -235,8 +235,13 @@ def main(argv: list[str] | None = None) -> int:
     record = start_record(path, args, kinds)
     total, done = len(kinds) * args.repeats, 0
     for kind in kinds:
-        runs = record["runs"][kind] = []
-        for i in range(args.repeats):
+        record["runs"][kind] = []
+    # Repeat by round, every kind once a round: a machine whose speed drifts (a
+    # shared VM here: SB3's three runs once spread 755..1,015 steps/s) then shifts
+    # all kinds alike, and the ratios of medians stay comparable.
+    for i in range(args.repeats):
+        for kind in kinds:
+            runs = record["runs"][kind]
             done += 1
             print(f"[{done}/{total}] {LABELS[kind]}, repeat {i + 1}/{args.repeats} ...", flush=True)
             run = measure_once(kind, args, args.out / "logs" / f"{args.env}_{kind}_{i}.log")

@@ -1,4 +1,4 @@
-"""The lean update loop learns exactly as RLlib's own loop does."""
+"""The lean paths (update loop, connectors, sampler) learn exactly as RLlib's own do."""
 
 import numpy as np
 import pytest
@@ -68,13 +68,18 @@ def _train(spec, tmp_path, iterations):
 
 @pytest.mark.parametrize("method, classes", [("ppo", None), ("ours", 3)])
 def test_lean_paths_learn_exactly_as_rllibs_own(ray_local, tmp_path, method, classes):
-    """Same seed, small preset: the lean update loop and EnvRunner connectors against
-    RLlib's own (the PPO of the learning-parity record): bit-for-bit equal losses,
-    returns, step counts and weights."""
+    """Same seed, small preset: the lean update loop, EnvRunner connectors and sampler
+    (vector env and rollout loop) against RLlib's and gymnasium's own (the PPO of the
+    learning-parity record): bit-for-bit equal losses, returns, step counts and weights."""
 
     def spec(path):
         ppo = PPO_PRESETS["small"].model_copy(
-            update={"update_loop": path, "env_runner_connectors": path, "num_env_runners": 0}
+            update={
+                "update_loop": path,
+                "env_runner_connectors": path,
+                "sampler": path,
+                "num_env_runners": 0,
+            }
         )
         return ExperimentSpec(
             env="cartpole-balance",

@@ -97,8 +97,11 @@ def lean_action_dist_inputs(module: Any, batch: dict[str, Any]) -> dict[str, Any
         return None
     head = module.pi
     with torch.no_grad():
-        mean = head.net.mlp(module.encoder.actor_encoder.net.mlp(batch[Columns.OBS]))
-        log_std = head.log_std
+        x = batch[Columns.OBS]
+        for layer in (*module.encoder.actor_encoder.net.mlp, *head.net.mlp):
+            # each layer's own forward, without nn.Module.__call__ around it
+            x = layer.forward(x)
+        mean, log_std = x, head.log_std
         if head.clip_log_std:
             bound = head.log_std_clip_param_const
             log_std = torch.clamp(log_std, -bound, bound)

@@ -79,6 +79,14 @@ class SpecWandbCallback(WandbLoggerCallback):
 
     _logger_actor_cls = TornDownWandbLoggingActor
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # At the end of a run Ray waits this long for each trial's W&B actor, 30 min
+        # by default: an interrupted campaign hung there with nothing to upload
+        # (offline). Offline runs are written as they go; online ones get 10 min.
+        offline = kwargs.get("mode") in ("offline", "disabled")
+        kwargs.setdefault("upload_timeout", 30 if offline else 600)
+        super().__init__(*args, **kwargs)
+
     def log_trial_start(self, trial: Any) -> None:
         import wandb
 
