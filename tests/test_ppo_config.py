@@ -5,6 +5,7 @@ import gymnasium as gym
 import numpy as np
 import pytest
 import torch
+from ray.rllib.algorithms.ppo import PPOConfig
 from ray.rllib.core import Columns
 from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 
@@ -95,6 +96,24 @@ def test_changing_a_spec_owned_setting_fails_loudly_before_any_work(change, sett
         config.build_algo()
     message = str(err.value)
     assert f"'{setting}'" in message and field in message and "\n" not in message
+
+
+def test_a_config_stored_before_the_spec_owned_a_setting_still_restores():
+    # Tune keeps each trial's config in the experiment state; a campaign resumed
+    # with newer code must accept one built when the sampler and CPUs were RLlib's.
+    from rbrl_ray.rllib.ppo import OWNED_LATER, as_rating_config
+
+    config = RatingPPOConfig.from_spec(spec())
+    stored = config.to_dict()
+    rllib_default = PPOConfig()
+    for name in OWNED_LATER:
+        stored[name] = getattr(rllib_default, name)
+    restored = as_rating_config(stored).for_trial()
+    assert restored.gym_env_vectorize_mode == "vector_entry_point"  # the spec applies
+    assert RatingPPO.default_resource_request(restored).bundles == [{"CPU": 1.0}, {"CPU": 1.0}]
+    stored["num_envs_per_env_runner"] = 3  # a setting owned from the start still fails
+    with pytest.raises(ValueError, match="num_envs_per_env_runner"):
+        as_rating_config(stored).for_trial()
 
 
 def test_a_grid_varies_the_spec_and_each_trial_gets_its_own_settings():

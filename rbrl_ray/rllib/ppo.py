@@ -222,9 +222,24 @@ def _comparable(value: Any) -> Any:
     return value
 
 
+# Settings the spec took over after configs were first stored by Tune: a config
+# built before then holds RLlib's default there, which is no change by hand (Tune
+# restores configs from an experiment's state when a sweep or campaign resumes).
+OWNED_LATER = (
+    "gym_env_vectorize_mode",
+    "env_runner_cls",
+    "num_cpus_per_env_runner",
+    "num_cpus_for_main_process",
+    "num_cpus_per_learner",
+)
+
+
 def _check_owned_unchanged(config: AlgorithmConfig, built: AlgorithmConfig) -> None:
+    rllib_default = PPOConfig()
     for attribute, field in SPEC_OWNED.items():
         now, then = getattr(config, attribute), getattr(built, attribute)
+        if attribute in OWNED_LATER and now == getattr(rllib_default, attribute):
+            continue
         if _comparable(now) != _comparable(then):
             raise ValueError(
                 f"config setting {attribute.lstrip('_')!r} was changed after "
