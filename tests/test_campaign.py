@@ -175,3 +175,23 @@ def test_record_keys_ignore_speed_only_settings_and_follow_the_rest():
     for path in records:
         spec = ExperimentSpec.model_validate(json.loads(path.read_text())["spec"])
         assert trial_key(spec) == path.stem
+
+
+def test_a_trial_tune_resumes_after_its_record_keeps_the_first_record(tmp_path, capsys):
+    from types import SimpleNamespace
+
+    from rbrl_ray.campaign.config import trial_key
+    from rbrl_ray.campaign.records import record_path
+    from rbrl_ray.campaign.runner import RecordWriter
+    from rbrl_ray.experiment import ExperimentSpec
+    from rbrl_ray.rllib.ppo import RatingPPOConfig
+
+    spec = ExperimentSpec(env="cartpole-balance", method="ppo", seed=0, timesteps=1000)
+    path = record_path(tmp_path, trial_key(spec))
+    path.parent.mkdir(parents=True)
+    path.write_text('{"first": true}')
+    # the trial completed once more after a resume (Tune's state predated its end)
+    trial = SimpleNamespace(config=RatingPPOConfig.from_spec(spec).to_dict(), local_path=tmp_path)
+    RecordWriter(tmp_path, {}).on_trial_complete(0, [], trial)
+    assert path.read_text() == '{"first": true}'
+    assert "already has a record; kept it" in capsys.readouterr().out

@@ -46,6 +46,11 @@ class RecordWriter(Callback):
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         key = trial_key(trial_spec(trial.config))
+        if record_path(self.records, key).exists():
+            # Tune resumes a trial that completed after the run's state was last saved;
+            # its record of the uninterrupted run stays, the rerun's last part is dropped.
+            print(f"campaign: {key} already has a record; kept it", flush=True)
+            return
         write_record(self.records, Path(trial.local_path), trial.config, self.tiers.get(key, []))
 
 
