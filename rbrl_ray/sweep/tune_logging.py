@@ -68,6 +68,13 @@ class TornDownWandbLoggingActor(_WandbLoggingActor):
         self._wandb.teardown()
 
 
+def upload_timeout(mode: str | None) -> int:
+    """Seconds Ray waits at the end of a run for each trial's W&B actor (its default,
+    30 min, hung interrupted campaigns with nothing to upload). Offline runs are
+    written as they go; online ones get 10 min to upload."""
+    return 30 if mode in ("offline", "disabled") else 600
+
+
 class SpecWandbCallback(WandbLoggerCallback):
     """One W&B run per trial: grouped by env and class count, tagged with the method,
     named env/method/classes/seed, with the full experiment spec as its config.
@@ -80,11 +87,7 @@ class SpecWandbCallback(WandbLoggerCallback):
     _logger_actor_cls = TornDownWandbLoggingActor
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        # At the end of a run Ray waits this long for each trial's W&B actor, 30 min
-        # by default: an interrupted campaign hung there with nothing to upload
-        # (offline). Offline runs are written as they go; online ones get 10 min.
-        offline = kwargs.get("mode") in ("offline", "disabled")
-        kwargs.setdefault("upload_timeout", 30 if offline else 600)
+        kwargs.setdefault("upload_timeout", upload_timeout(kwargs.get("mode")))
         super().__init__(*args, **kwargs)
 
     def log_trial_start(self, trial: Any) -> None:

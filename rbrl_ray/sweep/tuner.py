@@ -67,7 +67,15 @@ def restored_tuner(path: str) -> Any:
     from ray import tune
 
     from rbrl_ray.rllib.ppo import RatingPPO
+    from rbrl_ray.sweep.tune_logging import SpecWandbCallback, upload_timeout
 
-    return tune.Tuner.restore(
+    tuner = tune.Tuner.restore(
         path, trainable=RatingPPO, resume_unfinished=True, resume_errored=True
     )
+    # A run started by an older version keeps that version's W&B callback, whose
+    # end-of-run wait (Ray's 30 min) hung resumed campaigns; give it today's.
+    for callback in tuner._local_tuner.get_run_config().callbacks or []:
+        if isinstance(callback, SpecWandbCallback):
+            limit = upload_timeout(callback.kwargs.get("mode"))
+            callback._upload_timeout = min(callback._upload_timeout, limit)
+    return tuner
