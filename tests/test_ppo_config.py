@@ -148,3 +148,18 @@ def test_a_packed_trial_reserves_half_a_cpu_for_each_of_its_two_processes():
     assert packed.bundles == [{"CPU": 0.5}, {"CPU": 0.5}]  # trial process, EnvRunner
     default = RatingPPO.default_resource_request(RatingPPOConfig.from_spec(spec()))
     assert default.bundles == [{"CPU": 1.0}, {"CPU": 1.0}]
+
+
+def test_a_trial_config_with_tunes_unresolved_placeholders_builds_from_its_spec():
+    # Trials a restored Tune run makes can hold ("__ref_ph", id) where the param
+    # space had a class or a function.
+    from rbrl_ray.rllib.ppo import as_rating_config
+
+    stored = RatingPPOConfig.from_spec(spec(seed=4)).to_dict()
+    for key, value in list(stored.items()):
+        if isinstance(value, type) or callable(value):
+            stored[key] = ("__ref_ph", "e13bb6c8")
+    assert ("__ref_ph", "e13bb6c8") in stored.values()
+    config = as_rating_config(stored).for_trial()
+    assert config.seed == 4 and config.env_runner_cls is not None
+    assert RatingPPO.default_resource_request(config).bundles == [{"CPU": 1.0}, {"CPU": 1.0}]

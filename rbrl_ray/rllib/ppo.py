@@ -32,6 +32,7 @@ from ray.rllib.utils.metrics import (
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
 )
 from ray.tune.execution.placement_groups import PlacementGroupFactory
+from ray.tune.impl.placeholder import _RefResolver
 from ray.tune.registry import register_env
 from ray.util.placement_group import get_current_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -240,6 +241,8 @@ def _check_owned_unchanged(config: AlgorithmConfig, built: AlgorithmConfig) -> N
         now, then = getattr(config, attribute), getattr(built, attribute)
         if attribute in OWNED_LATER and now == getattr(rllib_default, attribute):
             continue
+        if attribute.lstrip("_") in getattr(config, "lost_in_restore", ()):
+            continue
         if _comparable(now) != _comparable(then):
             raise ValueError(
                 f"config setting {attribute.lstrip('_')!r} was changed after "
@@ -254,7 +257,31 @@ def as_rating_config(config: AlgorithmConfig | dict) -> RatingPPOConfig:
         return config
     if isinstance(config, AlgorithmConfig):
         config = config.to_dict()
-    return RatingPPOConfig().update_from_dict(config)
+    clean = without_placeholders(config)
+    rating = RatingPPOConfig().update_from_dict(clean)
+    # lost to a Tune restore, not changed by hand: for_trial sets them from the spec
+    rating.lost_in_restore = {k.lstrip("_") for k in config if k not in clean}
+    return rating
+
+
+def _is_placeholder(value: Any) -> bool:
+    return isinstance(value, tuple | list) and len(value) == 2 and value[0] == _RefResolver.TOKEN
+
+
+def without_placeholders(config: dict[str, Any]) -> dict[str, Any]:
+    """`config` without Tune's reference placeholders ("__ref_ph", id).
+
+    Tune replaces each object in a param space (a class, a function) by such a
+    placeholder and resolves it when it makes a trial; a restored run left them
+    unresolved in trials it made after the restore. Every such setting is either
+    RatingPPOConfig's own (learner, callbacks) or set again from the spec by
+    `for_trial`, so the placeholder is dropped and the setting comes from there.
+    """
+    return {
+        key: without_placeholders(value) if isinstance(value, dict) else value
+        for key, value in config.items()
+        if not _is_placeholder(value)
+    }
 
 
 def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:
