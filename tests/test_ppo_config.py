@@ -156,10 +156,17 @@ def test_a_trial_config_with_tunes_unresolved_placeholders_builds_from_its_spec(
     from rbrl_ray.rllib.ppo import as_rating_config
 
     stored = RatingPPOConfig.from_spec(spec(seed=4)).to_dict()
+    placeholder = ("__ref_ph", "e13bb6c8")
     for key, value in list(stored.items()):
         if isinstance(value, type) or callable(value):
-            stored[key] = ("__ref_ph", "e13bb6c8")
-    assert ("__ref_ph", "e13bb6c8") in stored.values()
+            stored[key] = placeholder
+        elif isinstance(value, dict) and any(isinstance(v, type) for v in value.values()):
+            stored[key] = {k: placeholder for k in value}  # RLlib's stats_cls_lookup
+    assert placeholder in stored.values() and placeholder in stored["stats_cls_lookup"].values()
     config = as_rating_config(stored).for_trial()
     assert config.seed == 4 and config.env_runner_cls is not None
+    assert "mean" in config.stats_cls_lookup  # RLlib's own lookup, not an emptied one
+    fresh = RatingPPOConfig.from_spec(spec(seed=4)).for_trial()
+    for name in ("stats_cls_lookup", "callbacks_class", "learner_class", "env_runner_cls"):
+        assert getattr(config, name) == getattr(fresh, name), name
     assert RatingPPO.default_resource_request(config).bundles == [{"CPU": 1.0}, {"CPU": 1.0}]

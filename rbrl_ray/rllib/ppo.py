@@ -264,12 +264,19 @@ def as_rating_config(config: AlgorithmConfig | dict) -> RatingPPOConfig:
     return rating
 
 
-def _is_placeholder(value: Any) -> bool:
-    return isinstance(value, tuple | list) and len(value) == 2 and value[0] == _RefResolver.TOKEN
+def _holds_placeholder(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_holds_placeholder(v) for v in value.values())
+    if isinstance(value, tuple | list):
+        if len(value) == 2 and value[0] == _RefResolver.TOKEN:
+            return True
+        return any(_holds_placeholder(v) for v in value)
+    return False
 
 
 def without_placeholders(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` without Tune's reference placeholders ("__ref_ph", id).
+    """`config` without the settings that hold Tune's reference placeholders
+    ("__ref_ph", id), anywhere inside them (a dict of classes goes whole).
 
     Tune replaces each object in a param space (a class, a function) by such a
     placeholder and resolves it when it makes a trial; a restored run left them
@@ -277,11 +284,7 @@ def without_placeholders(config: dict[str, Any]) -> dict[str, Any]:
     RatingPPOConfig's own (learner, callbacks) or set again from the spec by
     `for_trial`, so the placeholder is dropped and the setting comes from there.
     """
-    return {
-        key: without_placeholders(value) if isinstance(value, dict) else value
-        for key, value in config.items()
-        if not _is_placeholder(value)
-    }
+    return {key: value for key, value in config.items() if not _holds_placeholder(value)}
 
 
 def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:
