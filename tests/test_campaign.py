@@ -195,3 +195,25 @@ def test_a_trial_tune_resumes_after_its_record_keeps_the_first_record(tmp_path, 
     RecordWriter(tmp_path, {}).on_trial_complete(0, [], trial)
     assert path.read_text() == '{"first": true}'
     assert "already has a record; kept it" in capsys.readouterr().out
+
+
+def test_a_run_this_version_cannot_restore_is_refused_in_one_line(tmp_path):
+    from ray import cloudpickle
+
+    from rbrl_ray.experiment import ExperimentSpec
+    from rbrl_ray.rllib.ppo import RatingPPOConfig
+    from rbrl_ray.sweep.tuner import check_restorable, restored_tuner
+    from rbrl_ray.validation import ConfigError
+
+    spec = ExperimentSpec(env="cartpole-balance", method="ppo", seed=0, timesteps=1000)
+    good = RatingPPOConfig.from_spec(spec).to_dict()
+    (tmp_path / "trial_a").mkdir()
+    (tmp_path / "trial_a" / "params.pkl").write_bytes(cloudpickle.dumps(good))
+    check_restorable(tmp_path)  # a run this version stored restores
+    bad = {**good, "num_envs_per_env_runner": 3}  # a setting its spec owns, changed
+    (tmp_path / "trial_b").mkdir()
+    (tmp_path / "trial_b" / "params.pkl").write_bytes(cloudpickle.dumps(bad))
+    with pytest.raises(ConfigError) as err:
+        restored_tuner(str(tmp_path))  # refused before Tune could restart the run
+    message = str(err.value)
+    assert "trial_b cannot be restored" in message and "\n" not in message

@@ -7,9 +7,11 @@ experiment's name and folder differ.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.validation import ConfigError
 
 
 def new_tuner(
@@ -61,6 +63,26 @@ def new_tuner(
     )
 
 
+def check_restorable(path: Path) -> None:
+    """ConfigError (one line) if a trial stored in the Tune run at `path` cannot be
+    restored by this version: Tune would log the error and restart the whole run
+    from scratch instead (its "Restarting experiment")."""
+    from ray import cloudpickle
+
+    from rbrl_ray.rllib.ppo import RatingPPO
+
+    for params in sorted(path.glob("*/params.pkl")):
+        try:
+            RatingPPO.default_resource_request(cloudpickle.loads(params.read_bytes()))
+        except Exception as err:  # what Tune's restore would meet, whatever it is
+            reason = str(err).splitlines()[0] if str(err) else type(err).__name__
+            raise ConfigError(
+                f"{path}: trial {params.parent.name} cannot be restored by this version "
+                f"({reason}); its checkpoints and ratings are kept: resume with the "
+                "version that started the run, or start a new run"
+            ) from None
+
+
 def restored_tuner(path: str) -> Any:
     """The interrupted Tune run at `path`, set to continue its unfinished and errored trials
     (with the callbacks it was started with: Tune keeps them in the run's state)."""
@@ -69,6 +91,7 @@ def restored_tuner(path: str) -> Any:
     from rbrl_ray.rllib.ppo import RatingPPO
     from rbrl_ray.sweep.tune_logging import SpecWandbCallback, upload_timeout
 
+    check_restorable(Path(path))
     tuner = tune.Tuner.restore(
         path, trainable=RatingPPO, resume_unfinished=True, resume_errored=True
     )
