@@ -32,7 +32,6 @@ from ray.rllib.utils.metrics import (
     NUM_ENV_STEPS_SAMPLED_LIFETIME,
 )
 from ray.tune.execution.placement_groups import PlacementGroupFactory
-from ray.tune.impl.placeholder import _RefResolver
 from ray.tune.registry import register_env
 from ray.util.placement_group import get_current_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
@@ -55,6 +54,7 @@ from rbrl_ray.rllib.keys import (
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
 from rbrl_ray.rllib.service import RatingService
+from rbrl_ray.rllib.tune_restore import without_placeholders
 from rbrl_ray.vector_env import make_env_or_vector
 
 ENV_ID = "rbrl_ray/dmc"
@@ -262,29 +262,6 @@ def as_rating_config(config: AlgorithmConfig | dict) -> RatingPPOConfig:
     # lost to a Tune restore, not changed by hand: for_trial sets them from the spec
     rating.lost_in_restore = {k.lstrip("_") for k in config if k not in clean}
     return rating
-
-
-def _holds_placeholder(value: Any) -> bool:
-    if isinstance(value, dict):
-        return any(_holds_placeholder(v) for v in value.values())
-    if isinstance(value, tuple | list):
-        if len(value) == 2 and value[0] == _RefResolver.TOKEN:
-            return True
-        return any(_holds_placeholder(v) for v in value)
-    return False
-
-
-def without_placeholders(config: dict[str, Any]) -> dict[str, Any]:
-    """`config` without the settings that hold Tune's reference placeholders
-    ("__ref_ph", id), anywhere inside them (a dict of classes goes whole).
-
-    Tune replaces each object in a param space (a class, a function) by such a
-    placeholder and resolves it when it makes a trial; a restored run left them
-    unresolved in trials it made after the restore. Every such setting is either
-    RatingPPOConfig's own (learner, callbacks) or set again from the spec by
-    `for_trial`, so the placeholder is dropped and the setting comes from there.
-    """
-    return {key: value for key, value in config.items() if not _holds_placeholder(value)}
 
 
 def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:
