@@ -83,8 +83,9 @@ class LeanEnvRunner(SingleAgentEnvRunner):
                 ts = 0
                 self._reset_envs_and_episodes(explore)
                 continue
-            ts += self._record_step(results, actions, to_env, explore)
-            done += self._close_finished(step_callbacks)
+            steps, started = self._record_step(results, actions, to_env, explore)
+            ts += steps
+            done += self._close_finished(started, step_callbacks)
         return ts, done
 
     def _forward(self, batch: dict[str, Any], explore: bool, t: int) -> dict[str, Any]:
@@ -96,15 +97,17 @@ class LeanEnvRunner(SingleAgentEnvRunner):
             return self.module._forward_exploration(batch, t=t)
         return self.module._forward_inference(batch)
 
-    def _record_step(self, results: tuple, actions: Any, outputs: dict, explore: bool) -> int:
-        """Add a vector step to the ongoing episodes; run the env-to-module pipeline."""
+    def _record_step(
+        self, results: tuple, actions: Any, outputs: dict, explore: bool
+    ) -> tuple[int, set[int]]:
+        """Add a vector step to the ongoing episodes and run the env-to-module pipeline;
+        the env steps taken and the envs whose episode this step started."""
         observations, rewards, terminateds, truncateds, infos = results
-        episodes, steps = self._ongoing_episodes, 0
-        self._just_started = set()
+        episodes, steps, started = self._ongoing_episodes, 0, set()
         for i, episode in enumerate(episodes):
             if not episode.is_reset:  # the env was reset by this step (next-step autoreset)
                 episode.add_env_reset(observation=observations[i], infos=infos[i])
-                self._just_started.add(i)
+                started.add(i)
                 continue
             steps += 1
             extra = {key: column[i] for key, column in outputs.items()}
@@ -134,13 +137,13 @@ class LeanEnvRunner(SingleAgentEnvRunner):
                 Columns.TRUNCATEDS: truncateds,
             },
         )
-        return steps
+        return steps, started
 
-    def _close_finished(self, step_callbacks: bool) -> list[SingleAgentEpisode]:
+    def _close_finished(self, started: set[int], step_callbacks: bool) -> list[SingleAgentEpisode]:
         """Episode callbacks of a vector step; finished episodes out, fresh ones in."""
         finished = []
         for i in range(self.num_envs):
-            if i in self._just_started:
+            if i in started:
                 self._make_on_episode_callback("on_episode_start", i, self._ongoing_episodes)
             elif step_callbacks:
                 self._make_on_episode_callback("on_episode_step", i, self._ongoing_episodes)
