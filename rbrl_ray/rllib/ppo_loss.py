@@ -19,13 +19,14 @@ from ray.rllib.algorithms.ppo.ppo import (
     LEARNER_RESULTS_VF_EXPLAINED_VAR_KEY,
     LEARNER_RESULTS_VF_LOSS_UNCLIPPED_KEY,
 )
-from ray.rllib.algorithms.ppo.torch.default_ppo_torch_rl_module import DefaultPPOTorchRLModule
 from ray.rllib.core.columns import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
 from ray.rllib.core.learner.learner import ENTROPY_KEY, POLICY_LOSS_KEY, VF_LOSS_KEY
-from ray.rllib.core.models.torch.heads import TorchFreeLogStdMLPHead, TorchMLPHead
+from ray.rllib.core.models.torch.heads import TorchMLPHead
 from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.torch_utils import explained_variance
+
+from rbrl_ray.rllib.policy_net import action_dist_inputs, has_free_log_std_actor
 
 #: The train-batch columns the loss reads.
 LOSS_COLUMNS = (
@@ -72,8 +73,7 @@ def _has_plain_layers(module: Any) -> bool:
     """RLlib's default PPO module as the paper preset builds it: separate pi and vf
     MLPs, a free log-std, a diagonal Gaussian, no state."""
     return (
-        type(module) is DefaultPPOTorchRLModule
-        and isinstance(module.pi, TorchFreeLogStdMLPHead)
+        has_free_log_std_actor(module)
         and type(module.vf) is TorchMLPHead
         and not module.vf.clip_log_std
         and hasattr(module.encoder, "critic_encoder")
@@ -96,18 +96,10 @@ def _policy_and_values(module: Any, batch: dict[str, torch.Tensor]) -> tuple[Any
         values = module.compute_values(batch, embeddings=out.get(Columns.EMBEDDINGS))
         return dist, values
     obs = batch[Columns.OBS]
-    actor, critic = obs, obs
-    for layer in module.encoder.actor_encoder.net.mlp:
-        actor = layer(actor)
+    inputs = action_dist_inputs(module, obs)
+    critic = obs
     for layer in module.encoder.critic_encoder.net.mlp:
         critic = layer(critic)
-    head = module.pi
-    mean = head.net.mlp(actor)
-    log_std = head.log_std
-    if head.clip_log_std:
-        bound = head.log_std_clip_param_const
-        log_std = torch.clamp(log_std, -bound, bound)
-    inputs = torch.cat([mean, log_std.unsqueeze(0).repeat([len(mean), 1])], axis=1)
     loc, log_std = inputs.chunk(2, dim=-1)  # TorchDiagGaussian.from_logits
     dist = _DiagGaussian(torch.distributions.Normal(loc, log_std.exp(), validate_args=False))
     values = module.vf.net.mlp(critic).squeeze(-1)
