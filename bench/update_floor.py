@@ -3,8 +3,9 @@
 No env, no RLlib, no SB3: separate policy and value MLPs as the paper preset has
 them (3×256 tanh, a free log-std), one synthetic rollout of `train_batch_size`
 rows, and `num_epochs` shuffled passes of `minibatch_size` rows, each a clipped
-PPO loss, backward, global-norm clip and multi-tensor Adam. Both learners pay at
-least this per iteration; whatever they take beyond it is their own machinery.
+PPO loss, backward, global-norm clip and Adam (the learner's kernel, `adam`).
+Both learners pay at least this per iteration; whatever they take beyond it is
+their own machinery.
 """
 
 from __future__ import annotations
@@ -66,7 +67,8 @@ def measure_update_floor(env: str, p: PPOSettings, iterations: int) -> dict[str,
     """Seconds for `iterations` updates of one rollout each, as env steps per second."""
     task = get_task(env)
     model = ActorCritic(task.obs_dim, task.act_dim, p)
-    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr, eps=p.adam_eps, foreach=True)
+    kernel = {"fused": True} if p.adam == "fused" else {"foreach": True}  # as the learner's
+    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr, eps=p.adam_eps, **kernel)
     batch = synthetic_rollout(task.obs_dim, task.act_dim, p.train_batch_size)
     rows = p.train_batch_size
     steps_per_epoch = rows // p.minibatch_size

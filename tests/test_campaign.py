@@ -169,12 +169,16 @@ def test_record_keys_ignore_speed_only_settings_and_follow_the_rest():
     assert key(sampler="lean") == key(sampler="rllib")
     assert key(lr=1e-4) != key()
     assert key(env_runner_cpus=0.5) != key() == key(env_runner_cpus=1.0)
+    assert key(adam="fused") != key(adam="foreach")
     # every committed record still has the key its spec gives today
     records = sorted((REPO / "results/campaign/trials").glob("*.json"))
     assert records
     for path in records:
         spec = ExperimentSpec.model_validate(json.loads(path.read_text())["spec"])
         assert trial_key(spec) == path.stem
+    # ... and the campaign still asks for every one of them (its Adam kernel is pinned)
+    campaign = load_campaign(REPO / "tune_configs/campaign.yaml")
+    assert {p.stem for p in records} <= {t.key for t in campaign.trials}
 
 
 def test_a_trial_tune_resumes_after_its_record_keeps_the_first_record(tmp_path, capsys):

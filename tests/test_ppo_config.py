@@ -170,3 +170,23 @@ def test_a_trial_config_with_tunes_unresolved_placeholders_builds_from_its_spec(
     for name in ("stats_cls_lookup", "callbacks_class", "learner_class", "env_runner_cls"):
         assert getattr(config, name) == getattr(fresh, name), name
     assert RatingPPO.default_resource_request(config).bundles == [{"CPU": 1.0}, {"CPU": 1.0}]
+
+
+@pytest.mark.parametrize("kernel", ["fused", "foreach"])
+def test_the_learners_adam_is_the_kernel_the_spec_names(kernel):
+    task = get_task("cartpole-balance")
+    obs = gym.spaces.Box(-np.inf, np.inf, (task.obs_dim,), np.float32)
+    act = gym.spaces.Box(-1.0, 1.0, (task.act_dim,), np.float32)
+    config = RatingPPOConfig.from_spec(spec(adam=kernel, hidden=(8,)))
+    learner = config.build_learner(spaces={"default_policy": (obs, act)})
+    ((_, optimizer),) = learner.get_optimizers_for_module("default_policy")
+    assert isinstance(optimizer, torch.optim.Adam)
+    assert bool(optimizer.defaults["fused"]) is (kernel == "fused")
+    assert bool(optimizer.defaults["foreach"]) is (kernel == "foreach")
+    assert optimizer.defaults["eps"] == 1e-5
+
+
+def test_the_presets_use_the_fused_adam_and_an_unnamed_kernel_is_the_earlier_one():
+    assert {p.adam for p in PPO_PRESETS.values()} == {"fused"}
+    # specs written before `adam` existed ran the multi-tensor kernel
+    assert PPOSettings.model_validate({}).adam == "foreach"

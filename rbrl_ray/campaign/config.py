@@ -57,7 +57,12 @@ class Campaign:
 # changes nothing its trial computes: left out of the digest there, so every
 # record keeps its key. None: no value changes a sampled number (tests show
 # identical samples), only the speed.
-ADDED_LATER: dict[str, object] = {"sampler": None, "env_runner_cpus": 1.0, "learner_cpus": 1.0}
+ADDED_LATER: dict[str, object] = {
+    "sampler": None,
+    "env_runner_cpus": 1.0,
+    "learner_cpus": 1.0,
+    "adam": "foreach",
+}
 
 
 def trial_key(spec: ExperimentSpec) -> str:

@@ -10,8 +10,8 @@ per-tensor Adam loop on CPU. This learner's `update`
 * plans every minibatch's row indices up front, drawing the same shuffles from
   the same RNG as RLlib (`minibatches.py`), and gathers rows per step;
 * computes PPO's loss with the same arithmetic (`ppo_loss.py`), clips the
-  gradients by the same global norm and steps Adam (`foreach=True`, the
-  multi-tensor implementation of the same rule, with the spec's epsilon);
+  gradients by the same global norm and steps Adam (`ppo.adam`: torch's fused
+  or multi-tensor implementation of the same rule, with the spec's epsilon);
 * logs the metrics once per update, with the values RLlib reports (the losses
   of the last minibatch, steps trained summed over all minibatches).
 
@@ -67,9 +67,11 @@ class FastPPOTorchLearner(PPOTorchLearner):
 
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         params = self.get_parameters(self._module[module_id])
+        settings = self.settings()
+        kernel = {"fused": True} if settings.adam == "fused" else {"foreach": True}
         self.register_optimizer(
             module_id=module_id,
-            optimizer=torch.optim.Adam(params, eps=self.settings().adam_eps, foreach=True),
+            optimizer=torch.optim.Adam(params, eps=settings.adam_eps, **kernel),
             params=params,
             lr_or_lr_schedule=config.lr,
         )
