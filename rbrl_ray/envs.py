@@ -54,6 +54,9 @@ def get_task(name: str) -> Task:
 
 
 RAW_OBS_KEY = "raw_obs"
+#: info key of the MuJoCo physics state (qpos, qvel, act) at each observation, kept
+#: when the env config asks for it (`record_states`): what rendering a segment needs.
+PHYSICS_STATE_KEY = "physics_state"
 
 
 class RawObservationInInfo(gym.Wrapper):
@@ -71,6 +74,21 @@ class RawObservationInInfo(gym.Wrapper):
     def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
         obs, reward, terminated, truncated, info = self.env.step(action)
         return obs, reward, terminated, truncated, {**info, RAW_OBS_KEY: obs}
+
+
+class PhysicsStateInInfo(gym.Wrapper):
+    """Copies the physics state at each observation into info[PHYSICS_STATE_KEY]."""
+
+    def _state(self) -> np.ndarray:
+        return self.env.unwrapped._env.physics.get_state()
+
+    def reset(self, **kwargs: Any) -> tuple[np.ndarray, dict[str, Any]]:
+        obs, info = self.env.reset(**kwargs)
+        return obs, {**info, PHYSICS_STATE_KEY: self._state()}
+
+    def step(self, action: Any) -> tuple[np.ndarray, float, bool, bool, dict[str, Any]]:
+        obs, reward, terminated, truncated, info = self.env.step(action)
+        return obs, reward, terminated, truncated, {**info, PHYSICS_STATE_KEY: self._state()}
 
 
 def shimmy_env(name: str) -> gym.Env:
@@ -91,7 +109,8 @@ def flat_observation_space(dict_space: gym.spaces.Dict) -> gym.spaces.Box:
 def make_env(config: Mapping[str, Any] | str) -> gym.Env:
     """Create one task's env; usable as an RLlib env creator in any worker process.
 
-    `config` is a task name or a mapping with key "env" (RLlib passes its env_config).
+    `config` is a task name or a mapping with key "env" (RLlib passes its env_config)
+    and optionally "record_states": keep each step's physics state in its info.
     """
     name = config if isinstance(config, str) else config["env"]
     get_task(name)  # a ConfigError for an unknown name, before anything is built
@@ -102,4 +121,7 @@ def make_env(config: Mapping[str, Any] | str) -> gym.Env:
     with warnings.catch_warnings():  # the float64 -> float32 box cast is intended
         warnings.filterwarnings("ignore", message=".*precision lowered by casting")
         env = gym.wrappers.DtypeObservation(env, np.float32)
-    return RawObservationInInfo(env)
+    env = RawObservationInInfo(env)
+    if not isinstance(config, str) and config.get("record_states"):
+        env = PhysicsStateInInfo(env)
+    return env

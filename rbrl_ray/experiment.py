@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, ValidationError, field_validator, model_validator
 
@@ -184,6 +184,22 @@ PPO_PRESETS: dict[str, PPOSettings] = {
 }
 
 
+class RatingPageSettings(StrictModel):
+    """Where the cluster's rating desk serves its page (with `rater: human`)."""
+
+    host: str = Field("127.0.0.1", description="address to bind; not loopback needs expose")
+    port: int = Field(8765, ge=0, le=65535, description="0: any free port (see page.json)")
+    expose: bool = Field(False, description="allow a host other machines can reach")
+
+    @model_validator(mode="after")
+    def _loopback_unless_exposed(self) -> RatingPageSettings:
+        loopback = self.host in ("localhost", "::1") or self.host.startswith("127.")
+        if not loopback and not self.expose:
+            raise ValueError(f"rating_page.host {self.host} is reachable from other machines: "
+                             "set rating_page.expose: true")  # fmt: skip
+        return self
+
+
 class ExperimentSpec(StrictModel):
     """Everything that defines one trial."""
 
@@ -200,6 +216,17 @@ class ExperimentSpec(StrictModel):
     knn_k: int = Field(5, ge=1, description="k of the state-entropy exploration reward")
     service_cpus: float = Field(0.0, ge=0, description="CPUs reserved for the rating service")
     evaluation: EvaluationSettings = EvaluationSettings()
+    rater: Literal["synthetic", "human"] = Field(
+        "synthetic",
+        description="synthetic: the bin of the true return; human: a person on the rating "
+        "page (python -m rbrl_ray.rate, rbrl_ray/human/)",
+    )
+    physics_states: bool = Field(
+        False,
+        description="record each step's physics state with the segments, so they can be "
+        "rendered for a person (always on with rater: human)",
+    )
+    rating_page: RatingPageSettings = RatingPageSettings()
 
     @field_validator("env")
     @classmethod
@@ -225,7 +252,19 @@ class ExperimentSpec(StrictModel):
                 self.rater_config()  # the rater checks its own settings (the rating range)
             except ValidationError as err:
                 raise ValueError(error_line(err)) from None
+        if self.rater == "human":
+            if not self.learns_reward:
+                raise ValueError(f"rater 'human' rates segments; method {self.method!r} has none")
+            if not self.physics_states:
+                raise ValueError("rater 'human' watches rendered segments: physics_states: true")
         return self
+
+    @model_validator(mode="before")
+    @classmethod
+    def _a_person_needs_physics_states(cls, data: Any) -> Any:
+        if isinstance(data, dict) and data.get("rater") == "human":
+            return {"physics_states": True, **data}
+        return data
 
     @property
     def learns_reward(self) -> bool:

@@ -79,6 +79,18 @@ def build_parser() -> OneLineParser:
         help="episodes per evaluation (default 8; 0: no evaluation)",
     )
     p.add_argument(
+        "--rater",
+        choices=("synthetic", "human"),
+        default="synthetic",
+        help="human: a person rates the queries on the rating page (its URL is printed)",
+    )
+    p.add_argument(
+        "--rating-port",
+        type=int_in_range("rating-port", 0, 65535),
+        default=8765,
+        help="port of the rating page on 127.0.0.1 (with --rater human; 0: any free port)",
+    )
+    p.add_argument(
         "--checkpoint-every",
         type=int_in_range("checkpoint-every", 1),
         default=10,
@@ -133,6 +145,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
             noise=noise,
             ppo=ppo,
             evaluation=evaluation,
+            rater=args.rater,
+            rating_page={"port": args.rating_port},
         )
     except (ValidationError, ValueError) as err:
         raise UsageError(error_line(err)) from None

@@ -20,7 +20,13 @@ import numpy as np
 from gymnasium.vector import AutoresetMode
 from gymnasium.vector.utils import batch_space
 
-from rbrl_ray.envs import RAW_OBS_KEY, flat_observation_space, make_env, shimmy_env
+from rbrl_ray.envs import (
+    PHYSICS_STATE_KEY,
+    RAW_OBS_KEY,
+    flat_observation_space,
+    make_env,
+    shimmy_env,
+)
 
 
 class DmcVectorEnv(gym.vector.VectorEnv):
@@ -28,9 +34,10 @@ class DmcVectorEnv(gym.vector.VectorEnv):
 
     metadata = {"autoreset_mode": AutoresetMode.NEXT_STEP}
 
-    def __init__(self, name: str, num_envs: int) -> None:
+    def __init__(self, name: str, num_envs: int, record_states: bool = False) -> None:
         self.envs = [shimmy_env(name) for _ in range(num_envs)]
         self.num_envs = num_envs
+        self.record_states = record_states
         dict_space = self.envs[0].observation_space
         # FlattenObservation's order: the Dict space's keys, each flattened
         self._slices: list[tuple[str, slice]] = []
@@ -54,7 +61,12 @@ class DmcVectorEnv(gym.vector.VectorEnv):
 
     def _infos(self, obs: np.ndarray) -> dict[str, Any]:
         # The vector info format; RLlib's DictInfoToList makes it one dict per env.
-        return {RAW_OBS_KEY: obs.copy(), f"_{RAW_OBS_KEY}": np.ones(self.num_envs, dtype=bool)}
+        every = np.ones(self.num_envs, dtype=bool)
+        infos = {RAW_OBS_KEY: obs.copy(), f"_{RAW_OBS_KEY}": every}
+        if self.record_states:
+            states = [env._env.physics.get_state() for env in self.envs]
+            infos[PHYSICS_STATE_KEY], infos[f"_{PHYSICS_STATE_KEY}"] = np.stack(states), every
+        return infos
 
     def reset(
         self, *, seed: int | list[int | None] | None = None, options: dict[str, Any] | None = None
@@ -103,5 +115,6 @@ def make_env_or_vector(config: Mapping[str, Any]) -> gym.Env | gym.vector.Vector
     """RLlib's env creator: one env (envs.make_env), or with "num_envs" in `config`
     (RLlib's vector entry point) a DmcVectorEnv of that many."""
     if "num_envs" in config:
-        return DmcVectorEnv(config["env"], int(config["num_envs"]))
+        record = bool(config.get("record_states", False))
+        return DmcVectorEnv(config["env"], int(config["num_envs"]), record_states=record)
     return make_env(config)

@@ -100,3 +100,34 @@ def test_single_class_heldout_is_called_degenerate_and_exits_2(tmp_path):
     lines = result.stderr.strip().splitlines()
     assert len(lines) >= 1 and "degenerate benchmark" in lines[-1] and "[20, 0]" in lines[-1]
     assert not out.exists()
+
+
+@pytest.mark.slow
+def test_a_persons_rated_store_is_fit_and_compared_with_the_synthetic_rater(tmp_path):
+    import numpy as np
+
+    from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
+    from rbrl_ray.feedback.store import RatedStore
+    from rbrl_ray.reward_bench.scripted import collect_segments
+
+    segments = collect_segments("cartpole-balance", 90, seed=5, physics_states=True)
+    exact = SyntheticRater(RaterConfig(n_classes=3)).exact_classes(segments.true_returns)
+    person = exact.copy()
+    person[:9] = (person[:9] + 1) % 3  # the person disagrees with the bins on 9 of 90
+    notes = {"annotator": np.array(["ada"] * 90), "rated_at": np.arange(90.0),
+             "response_s": np.ones(90)}  # fmt: skip
+    RatedStore(tmp_path / "rated").append(segments, person, notes)
+
+    out = tmp_path / "bench.json"
+    result = _bench("--rated-store", str(tmp_path / "rated"), "--classes", "3", "--heldout",
+                    "60", "--methods", "ours", "--max-epochs", "2", "--json", str(out))  # fmt: skip
+    assert result.returncode == 0, result.stderr[-2000:]
+    data = json.loads(out.read_text())
+    assert data["env"] == "cartpole-balance" and data["ratings"] == 90  # task from the store
+    assert data["agreement_with_synthetic"] == pytest.approx(81 / 90)
+    assert data["rated_histogram"] == np.bincount(person, minlength=3).tolist()
+
+    too_few = _bench("--rated-store", str(tmp_path / "rated"), "--classes", "2", timeout=120)
+    assert too_few.returncode == 2 and "--classes 2 allows 0..1" in too_few.stderr
+    empty = _bench("--rated-store", str(tmp_path / "none"), "--classes", "3", timeout=120)
+    assert empty.returncode == 2 and "no ratings_*.npz" in empty.stderr

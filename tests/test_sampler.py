@@ -11,7 +11,7 @@ import pytest
 from ray.rllib.core import Columns
 from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
-from rbrl_ray.envs import RAW_OBS_KEY, TASK_NAMES, get_task, make_env
+from rbrl_ray.envs import PHYSICS_STATE_KEY, RAW_OBS_KEY, TASK_NAMES, get_task, make_env
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.rllib.env_runner import LeanEnvRunner
 from rbrl_ray.rllib.ppo import RatingPPOConfig
@@ -20,14 +20,16 @@ from rbrl_ray.vector_env import DmcVectorEnv
 
 def test_vector_env_steps_like_a_sync_vector_env_of_wrapped_envs():
     name, n = "walker-walk", 2
-    ours = DmcVectorEnv(name, n)
-    theirs = gym.vector.SyncVectorEnv([lambda: make_env(name)] * n)
+    ours = DmcVectorEnv(name, n, record_states=True)
+    config = {"env": name, "record_states": True}
+    theirs = gym.vector.SyncVectorEnv([lambda: make_env(config)] * n)
     assert ours.single_observation_space == theirs.single_observation_space
     assert ours.single_action_space == theirs.single_action_space
     obs_a, info_a = ours.reset(seed=7)
     obs_b, info_b = theirs.reset(seed=7)
     np.testing.assert_array_equal(obs_a, obs_b)
-    np.testing.assert_array_equal(info_a[RAW_OBS_KEY], info_b[RAW_OBS_KEY])
+    for key in (RAW_OBS_KEY, PHYSICS_STATE_KEY):
+        np.testing.assert_array_equal(info_a[key], info_b[key])
     actions = np.random.default_rng(0).uniform(-1, 1, size=(1_005, n, get_task(name).act_dim))
     ends = 0
     for action in actions.astype(np.float32):  # past the 1,000-step limit: autoreset
@@ -35,9 +37,21 @@ def test_vector_env_steps_like_a_sync_vector_env_of_wrapped_envs():
         for x, y in zip(a[:4], b[:4], strict=True):
             np.testing.assert_array_equal(x, y)
         assert a[0].dtype == b[0].dtype == np.float32 and a[1].dtype == b[1].dtype
-        np.testing.assert_array_equal(a[4][RAW_OBS_KEY], b[4][RAW_OBS_KEY])
+        for key in (RAW_OBS_KEY, PHYSICS_STATE_KEY):
+            np.testing.assert_array_equal(a[4][key], b[4][key])
         ends += int(a[3].sum())
     assert ends == n  # each env truncated once, then reset by the next step
+    # the state is the one the observation was made in: setting it reproduces the obs
+    dm_env = ours.envs[1]._env
+    state, raw = a[4][PHYSICS_STATE_KEY][1], a[4][RAW_OBS_KEY][1]
+    for setting in (np.zeros_like(state), state):
+        with dm_env.physics.reset_context():
+            dm_env.physics.set_state(setting)
+    again = np.empty_like(raw)
+    ours._flatten(dm_env.task.get_observation(dm_env.physics), again)
+    np.testing.assert_array_equal(again, raw)
+    assert PHYSICS_STATE_KEY not in DmcVectorEnv(name, n).reset(seed=0)[1]
+    assert PHYSICS_STATE_KEY not in make_env(name).reset(seed=0)[1]
 
 
 def _sample(sampler: str, env: str, envs: int, normalize: bool) -> tuple[list, object]:

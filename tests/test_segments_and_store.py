@@ -76,3 +76,48 @@ def test_lineages_keep_each_run_and_latest_is_the_newest(tmp_path):
     assert load_latest(tmp_path)[1].tolist() == [1, 1]
     assert len(RatedStore(first.root)) == 4
     assert load_latest(tmp_path / "none") is None
+
+
+def _with_states(segments, rng):
+    states = rng.normal(size=(len(segments), segments.length, 6)).astype(np.float32)
+    return Segments(segments.obs, segments.act, segments.true_rewards, states)
+
+
+def test_physics_states_travel_with_segments_through_cutting_take_and_concat():
+    obs, act, rew = _episode()
+    states = np.arange(200 * 4, dtype=np.float64).reshape(200, 4)
+    seg = cut_segments(obs, act, rew, 6, np.random.default_rng(0), 50, states)
+    plain = cut_segments(obs, act, rew, 6, np.random.default_rng(0), 50)
+    assert np.array_equal(seg.obs, plain.obs)  # recording states draws nothing from the rng
+    starts = seg.obs[:, 0, 0].astype(int)
+    for i, s in enumerate(starts):
+        assert np.array_equal(seg.states[i], states[s : s + 50])
+    assert seg.take(slice(1, 3)).states.shape == (2, 50, 4)
+    empty = Segments.empty(3, 2)
+    assert Segments.concat([empty, seg]).states.shape == (6, 50, 4)
+    assert Segments.concat([seg, plain]).states is None  # some without: none kept
+    with pytest.raises(ValueError, match="states"):
+        Segments(seg.obs, seg.act, seg.true_rewards, seg.states[:, :10])
+
+
+def test_store_keeps_states_and_annotations_and_reads_older_files(tmp_path):
+    rng = np.random.default_rng(3)
+    store = RatedStore(tmp_path)
+    store.append(_random_segments(rng, 2), np.array([0, 1]))  # a store from before states
+    person = _with_states(_random_segments(rng, 3), rng)
+    notes = {
+        "annotator": np.array(["ada", "ada", "bo"]),
+        "rated_at": np.array([1.0, 2.0, 3.0]),
+        "response_s": np.array([0.5, 4.0, 2.0]),
+    }
+    store.append(person, np.array([2, 0, 1]), notes)
+    segments, labels = store.load()
+    assert labels.tolist() == [0, 1, 2, 0, 1] and segments.states is None  # mixed: dropped
+    read = store.annotations()
+    assert read["annotator"].tolist() == ["", "", "ada", "ada", "bo"]
+    assert np.isnan(read["rated_at"][:2]).all() and read["response_s"][2:].tolist() == [0.5, 4, 2]
+    with pytest.raises(ValueError, match="annotation 'mood'"):
+        store.append(person, np.array([0, 0, 0]), {"mood": np.array(["ok"] * 3)})
+    alone = RatedStore(tmp_path / "alone")
+    alone.append(person, np.array([2, 0, 1]), notes)
+    assert np.array_equal(alone.load()[0].states, person.states)

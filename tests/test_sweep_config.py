@@ -57,6 +57,18 @@ def test_per_env_settings_override_range_and_ppo(tmp_path):
     assert cheetah.rating_range == (0.0, 50.0) and cheetah.ppo.train_batch_size == 16_000
 
 
+def test_one_line_puts_a_person_in_the_loop_of_the_rating_methods_only():
+    sweep, settings = load_sweep(CONFIGS / "human.yaml")
+    specs = expand(sweep, settings)
+    assert [(s.method, s.rater, s.physics_states) for s in specs] == [("ours", "human", True)]
+    # in a grid with ppo, its trials (no ratings) stay as they are
+    sweep, settings = load_sweep(CONFIGS / "demo.yaml")
+    human = sweep.model_copy(update={"rater": "human"})
+    by_method = {s.method: (s.rater, s.physics_states) for s in expand(human, settings)}
+    assert by_method == {"ppo": ("synthetic", False), "rbrl": ("human", True),
+                         "ours": ("human", True)}  # fmt: skip
+
+
 GOOD = (
     "name: t\nenvs: [cartpole-balance]\nmethods: [ours]\nclasses: [3]\nseeds: 1\ntimesteps: 100\n"
 )
@@ -79,6 +91,8 @@ GOOD = (
         ),
         (GOOD + "schedule: {total: -5}\n", "schedule.total"),
         (GOOD + "ppo: {lr: -1}\n", "lr"),
+        (GOOD + "rater: person\n", "rater"),
+        (GOOD + "rating_page: {host: 0.0.0.0}\n", "rating_page.expose: true"),
         ("- just\n- a list\n", "expected a mapping"),
     ],
 )

@@ -63,6 +63,12 @@ ADDED_LATER: dict[str, object] = {
     "learner_cpus": 1.0,
     "adam": "foreach",
 }
+# The same for settings of the spec itself.
+ADDED_LATER_TO_SPEC: dict[str, object] = {
+    "rater": "synthetic",
+    "physics_states": False,
+    "rating_page": {"host": "127.0.0.1", "port": 8765, "expose": False},
+}
 
 
 def trial_key(spec: ExperimentSpec) -> str:
@@ -71,6 +77,9 @@ def trial_key(spec: ExperimentSpec) -> str:
     for name, neutral in ADDED_LATER.items():
         if neutral is None or dump["ppo"][name] == neutral:
             dump["ppo"].pop(name)
+    for name, neutral in ADDED_LATER_TO_SPEC.items():
+        if dump[name] == neutral:
+            dump.pop(name)
     text = json.dumps(dump, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     classes = "" if spec.classes is None else f"_c{spec.classes}"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,19 +14,26 @@ SEGMENT_LENGTH = 50
 @dataclass(frozen=True)
 class Segments:
     """A batch of N segments of T steps: obs [N, T, obs_dim], act [N, T, act_dim],
-    true_rewards [N, T]. The true rewards are for the rater and for evaluation only;
-    no policy of a reward-model method ever sees them."""
+    true_rewards [N, T], and where recorded the physics state at each observation,
+    states [N, T, state_dim] (what rendering a segment for a person needs). The true
+    rewards are for the rater and for evaluation only; no policy of a reward-model
+    method ever sees them."""
 
     obs: np.ndarray
     act: np.ndarray
     true_rewards: np.ndarray
+    states: np.ndarray | None = None
 
     def __post_init__(self) -> None:
         n, t = self.true_rewards.shape
-        if self.obs.shape[:2] != (n, t) or self.act.shape[:2] != (n, t):
+        shapes = [self.obs.shape[:2], self.act.shape[:2]]
+        if self.states is not None:
+            shapes.append(self.states.shape[:2])
+        if any(shape != (n, t) for shape in shapes):
             raise ValueError(
                 f"segment arrays disagree: obs {self.obs.shape}, act {self.act.shape}, "
                 f"rewards {self.true_rewards.shape}"
+                + ("" if self.states is None else f", states {self.states.shape}")
             )
 
     def __len__(self) -> int:
@@ -41,14 +49,20 @@ class Segments:
         return self.true_rewards.sum(axis=1)
 
     def take(self, index: np.ndarray | slice) -> Segments:
-        return Segments(self.obs[index], self.act[index], self.true_rewards[index])
+        states = None if self.states is None else self.states[index]
+        return Segments(self.obs[index], self.act[index], self.true_rewards[index], states)
 
     @staticmethod
     def concat(parts: Sequence[Segments]) -> Segments:
+        """One batch of `parts`, in order; states are kept when every non-empty part has
+        them (an empty part, such as `Segments.empty`, takes no side)."""
+        filled = [p for p in parts if len(p)] or list(parts[:1])
+        with_states = bool(filled) and all(p.states is not None for p in filled)
         return Segments(
             np.concatenate([p.obs for p in parts]),
             np.concatenate([p.act for p in parts]),
             np.concatenate([p.true_rewards for p in parts]),
+            np.concatenate([p.states for p in filled]) if with_states else None,
         )
 
     @staticmethod
@@ -67,11 +81,12 @@ def cut_segments(
     count: int,
     rng: np.random.Generator,
     length: int = SEGMENT_LENGTH,
+    states: np.ndarray | None = None,
 ) -> Segments:
     """Cut `count` segments of `length` steps at uniform random offsets from one episode.
 
-    obs, act and rewards are aligned per step ([L, ...]); an episode shorter than
-    `length` yields no segment. Segments may overlap.
+    obs, act, rewards (and physics states, if given) are aligned per step ([L, ...]);
+    an episode shorter than `length` yields no segment. Segments may overlap.
     """
     steps = len(rewards)
     if steps < length or count <= 0:
@@ -82,4 +97,14 @@ def cut_segments(
         obs[window].astype(np.float32),
         act[window].astype(np.float32),
         rewards[window].astype(np.float32),
+        None if states is None else states[window].astype(np.float32),  # enough to render
     )
+
+
+def segment_ids(segments: Segments) -> list[str]:
+    """A stable id per segment: a hash of its observations and actions, so the same
+    segment has the same id in every store, session and restart (16 hex digits)."""
+    return [
+        hashlib.sha1(segments.obs[i].tobytes() + segments.act[i].tobytes()).hexdigest()[:16]
+        for i in range(len(segments))
+    ]

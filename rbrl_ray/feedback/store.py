@@ -25,6 +25,8 @@ import numpy as np
 from rbrl_ray.feedback.segments import Segments
 
 _PATTERN = "ratings_*.npz"
+#: Per-rating fields a person's ratings add (rating page); a synthetic file has none.
+ANNOTATION_FIELDS = ("annotator", "rated_at", "response_s")
 
 
 class RatedStore:
@@ -43,26 +45,39 @@ class RatedStore:
                 total += len(data["labels"])
         return total
 
-    def append(self, segments: Segments, labels: np.ndarray) -> Path:
-        """Write one batch of rated segments; returns its file."""
+    def append(
+        self,
+        segments: Segments,
+        labels: np.ndarray,
+        annotations: dict[str, np.ndarray] | None = None,
+    ) -> Path:
+        """Write one batch of rated segments (with their physics states, if recorded,
+        and a person's ANNOTATION_FIELDS, if given); returns its file."""
         labels = np.asarray(labels, dtype=np.int64)
         if len(labels) != len(segments):
             raise ValueError(f"{len(segments)} segments but {len(labels)} labels")
+        arrays = {
+            "obs": segments.obs,
+            "act": segments.act,
+            "true_rewards": segments.true_rewards,
+            "labels": labels,
+        }
+        if segments.states is not None:
+            arrays["states"] = segments.states
+        for name, values in (annotations or {}).items():
+            if name not in ANNOTATION_FIELDS or len(values) != len(labels):
+                raise ValueError(f"annotation {name!r}: one of {ANNOTATION_FIELDS}, one per label")
+            arrays[name] = np.asarray(values)
         self.root.mkdir(parents=True, exist_ok=True)
         index = len(self._files())
         final = self.root / f"ratings_{index:06d}.npz"
         partial = self.root / f".ratings_{index:06d}.npz.partial"
         with open(partial, "wb") as handle:
-            np.savez(
-                handle,
-                obs=segments.obs,
-                act=segments.act,
-                true_rewards=segments.true_rewards,
-                labels=labels,
-            )
+            np.savez(handle, **arrays)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(partial, final)
+        _fsync_dir(self.root)  # the rename itself survives a crash
         return final
 
     def load(self) -> tuple[Segments, np.ndarray] | None:
@@ -74,9 +89,35 @@ class RatedStore:
         labels: list[np.ndarray] = []
         for path in files:
             with np.load(path) as data:
-                parts.append(Segments(data["obs"], data["act"], data["true_rewards"]))
+                states = data["states"] if "states" in data.files else None  # older stores
+                parts.append(Segments(data["obs"], data["act"], data["true_rewards"], states))
                 labels.append(data["labels"])
         return Segments.concat(parts), np.concatenate(labels)
+
+    def annotations(self) -> dict[str, np.ndarray]:
+        """ANNOTATION_FIELDS of every rating, in append order: annotator "" and NaN
+        times for ratings without them (synthetic ones)."""
+        out: dict[str, list[np.ndarray]] = {name: [] for name in ANNOTATION_FIELDS}
+        for path in self._files():
+            with np.load(path) as data:
+                n = len(data["labels"])
+                for name in ANNOTATION_FIELDS:
+                    blank = np.full(n, "" if name == "annotator" else np.nan)
+                    out[name].append(data[name] if name in data.files else blank)
+        return {
+            name: np.concatenate(parts).astype(str if name == "annotator" else np.float64)
+            if parts
+            else np.zeros(0, str if name == "annotator" else np.float64)
+            for name, parts in out.items()
+        }
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def new_lineage(root: str | os.PathLike[str], run_id: str) -> RatedStore:

@@ -6,6 +6,9 @@
 Collects segments from a spread of scripted behaviours, rates them with the
 synthetic rater, fits every reward-model method on the same ratings and reports
 held-out rating accuracy and the correlation of predicted with true return.
+With --rated-store, the ratings are a person's (a store written by
+`python -m rbrl_ray.rate`) instead, and the report adds how often the person
+agreed with the synthetic rater's bins.
 """
 
 from __future__ import annotations
@@ -50,7 +53,30 @@ def build_parser() -> OneLineParser:
     add_noise_argument(p)
     p.add_argument("--max-epochs", type=int_in_range("max-epochs", 1), default=100)
     p.add_argument("--json", type=Path, help="write the results here")
+    p.add_argument(
+        "--rated-store",
+        type=Path,
+        help="fit on the ratings in this store (a person's, from rbrl_ray.rate) instead of "
+        "synthetic ones; --env is then the store's task",
+    )
     return p
+
+
+def stored_ratings(path: Path, classes: int) -> tuple[Task, Segments, np.ndarray]:
+    """A rated store's task, segments and labels; UsageError (one line) if unusable."""
+    from rbrl_ray.feedback.store import RatedStore
+    from rbrl_ray.human.render import task_of_observations
+
+    loaded = RatedStore(path).load() if path.is_dir() else None
+    if loaded is None:
+        raise UsageError(f"--rated-store {str(path)!r}: no ratings_*.npz in it")
+    segments, labels = loaded
+    if labels.max() >= classes:
+        raise UsageError(
+            f"--rated-store {str(path)!r} has rating {labels.max()}; --classes {classes} "
+            f"allows 0..{classes - 1}"
+        )
+    return get_task(task_of_observations(segments.obs.shape[-1])), segments, labels
 
 
 def parse_methods(text: str) -> list[str]:
@@ -143,10 +169,15 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(width=max(100, Console().width))
     rng = np.random.default_rng(args.seed)
 
-    # Skipping raters leave some segments unrated: collect a margin more.
-    spare = 1.0 / (1.0 - noise.skip) * 1.1 if noise.skip else 1.0
-    pool = collect(task.name, int(np.ceil(args.ratings * spare)) + 1, args.seed, "rated")
-    train, train_labels = rate_until(rater, pool, args.ratings, rng)
+    agreement = None
+    if args.rated_store is not None:
+        task, train, train_labels = stored_ratings(args.rated_store, args.classes)
+        agreement = float(np.mean(rater.exact_classes(train.true_returns) == train_labels))
+    else:
+        # Skipping raters leave some segments unrated: collect a margin more.
+        spare = 1.0 / (1.0 - noise.skip) * 1.1 if noise.skip else 1.0
+        pool = collect(task.name, int(np.ceil(args.ratings * spare)) + 1, args.seed, "rated")
+        train, train_labels = rate_until(rater, pool, args.ratings, rng)
     # Held-out segments come from other episodes (another seed), labelled noiselessly.
     heldout = collect(task.name, args.heldout, args.seed + 1_000_000, "held-out")
     heldout_labels = rater.exact_classes(heldout.true_returns)
@@ -156,6 +187,8 @@ def main(argv: list[str] | None = None) -> int:
     console.print(f"[bold]{task.name}[/], {n} classes, bins {np.round(rater.bin_edges(), 2)}")
     console.print(f"rated    ({len(train_labels)}): {rated_hist}")
     console.print(f"held-out ({len(heldout_labels)}): {heldout_hist}")
+    if agreement is not None:
+        console.print(f"stored ratings = synthetic rater's bins on {agreement:.1%} of segments")
     for what, hist in (("rated", rated_hist), ("held-out", heldout_hist)):
         if sum(1 for c in hist if c > 0) < 2:
             raise UsageError(
@@ -182,6 +215,8 @@ def main(argv: list[str] | None = None) -> int:
             "heldout": len(heldout_labels),
             "seed": args.seed,
             "noise": noise.model_dump(),
+            "rated_store": None if args.rated_store is None else str(args.rated_store),
+            "agreement_with_synthetic": agreement,
             "rated_histogram": rated_hist,
             "heldout_histogram": heldout_hist,
             "methods": results,

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import gymnasium as gym
 import numpy as np
 
-from rbrl_ray.envs import EPISODE_LENGTH, make_env
+from rbrl_ray.envs import EPISODE_LENGTH, PHYSICS_STATE_KEY, make_env
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH, Segments, cut_segments
 
 Policy = Callable[[np.random.Generator], np.ndarray]
@@ -50,21 +50,26 @@ BEHAVIOURS: tuple[Behaviour, ...] = (
 )
 
 
-def run_episode(env: gym.Env, behaviour: Behaviour, seed: int) -> tuple[np.ndarray, ...]:
-    """One full episode: obs [L, do] (the obs each action was taken in), act, rewards."""
+def run_episode(
+    env: gym.Env, behaviour: Behaviour, seed: int
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray | None]:
+    """One full episode: obs [L, do] (the obs each action was taken in), act, rewards,
+    and the physics state at each obs when the env records them (else None)."""
     rng = np.random.default_rng(seed)
-    obs, _ = env.reset(seed=seed)
+    obs, info = env.reset(seed=seed)
     low, high = env.action_space.low, env.action_space.high
     plan = behaviour.actions(env.action_space.shape[0], EPISODE_LENGTH, rng)
-    observations, actions, rewards = [], [], []
+    observations, actions, rewards, states = [], [], [], []
     for action in np.clip(plan, low, high):
         observations.append(obs)
+        states.append(info.get(PHYSICS_STATE_KEY))
         actions.append(action)
-        obs, reward, terminated, truncated, _ = env.step(action)
+        obs, reward, terminated, truncated, info = env.step(action)
         rewards.append(reward)
         if terminated or truncated:
             break
-    return np.asarray(observations), np.asarray(actions), np.asarray(rewards)
+    recorded = np.asarray(states) if states[0] is not None else None
+    return np.asarray(observations), np.asarray(actions), np.asarray(rewards), recorded
 
 
 def episode_seed(seed: int, episode: int) -> int:
@@ -79,18 +84,20 @@ def collect_segments(
     per_episode: int = 20,
     length: int = SEGMENT_LENGTH,
     on_episode: Callable[[int], None] | None = None,
+    physics_states: bool = False,
 ) -> Segments:
-    """`count` segments, `per_episode` from each episode, behaviours taken in turn."""
+    """`count` segments, `per_episode` from each episode, behaviours taken in turn;
+    with `physics_states`, each step's state too (to render them for a person)."""
     rng = np.random.default_rng(seed)
     parts: list[Segments] = []
     collected, episode = 0, 0
-    env = make_env(env_name)
+    env = make_env({"env": env_name, "record_states": physics_states})
     try:
         while collected < count:
             behaviour = BEHAVIOURS[episode % len(BEHAVIOURS)]
-            obs, act, rew = run_episode(env, behaviour, episode_seed(seed, episode))
+            obs, act, rew, states = run_episode(env, behaviour, episode_seed(seed, episode))
             take = min(per_episode, count - collected)
-            parts.append(cut_segments(obs, act, rew, take, rng, length))
+            parts.append(cut_segments(obs, act, rew, take, rng, length, states))
             collected += len(parts[-1])
             episode += 1
             if on_episode is not None:

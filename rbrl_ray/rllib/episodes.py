@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 
-from rbrl_ray.envs import RAW_OBS_KEY
+from rbrl_ray.envs import PHYSICS_STATE_KEY, RAW_OBS_KEY
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH, Segments, cut_segments
 
 
@@ -35,16 +35,27 @@ def learner_steps(
     return obs, act, true, lengths
 
 
+def physics_states(episode: SingleAgentEpisode, steps: int) -> np.ndarray | None:
+    """The physics state at each of the first `steps` observations, where the env
+    recorded them (`record_states`), else None."""
+    infos = episode.get_infos(slice(0, steps))
+    if not infos or PHYSICS_STATE_KEY not in infos[0]:
+        return None
+    return np.stack([info[PHYSICS_STATE_KEY] for info in infos])
+
+
 def segments_from_episodes(
     episodes: list[SingleAgentEpisode], rng: np.random.Generator, length: int = SEGMENT_LENGTH
 ) -> Segments | None:
     """Segments cut at uniform offsets from sampled episode chunks, one per `length`
-    steps of each chunk; chunks shorter than a segment give none."""
+    steps of each chunk; chunks shorter than a segment give none. Recorded physics
+    states travel with them."""
     parts = []
     for episode in episodes:
         steps = len(episode)
         if steps < length:
             continue
         obs, act, rewards = step_arrays(episode, steps)
-        parts.append(cut_segments(obs, act, rewards, steps // length, rng, length))
+        states = physics_states(episode, steps)
+        parts.append(cut_segments(obs, act, rewards, steps // length, rng, length, states))
     return Segments.concat(parts) if parts else None

@@ -17,6 +17,9 @@ SPEC_KEY = "rbrl_spec"
 BUILT_FROM_KEY = "rbrl_built_from"
 #: Optional override of <trial dir>/ratings in `learner_config_dict`.
 RATING_DIR_KEY = "rbrl_rating_dir"
+#: Where the rating desk keeps its answers (`rater: human`), in `learner_config_dict`;
+#: a sweep sets one folder for all its trials. Default: <trial dir>/rating_desk.
+DESK_DIR_KEY = "rbrl_desk_dir"
 #: The attribute under which an EnvRunner keeps the rating service's handle.
 SERVICE_ATTR = "rbrl_rating_service"
 #: The checkpoint component that holds the rating service's state.

@@ -16,7 +16,6 @@ re-applies its own spec's settings; a spec-owned setting changed by hand after
 from __future__ import annotations
 
 import dataclasses
-import os
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +32,6 @@ from ray.rllib.utils.metrics import (
 )
 from ray.tune.execution.placement_groups import PlacementGroupFactory
 from ray.tune.registry import register_env
-from ray.util.placement_group import get_current_placement_group
-from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec, PPOSettings
@@ -44,6 +41,7 @@ from rbrl_ray.rllib.env_runner import LeanEnvRunner
 from rbrl_ray.rllib.evaluation import evaluation_config
 from rbrl_ray.rllib.keys import (
     BUILT_FROM_KEY,
+    DESK_DIR_KEY,
     RATING_DIR_KEY,
     SERVICE_ATTR,
     SERVICE_COMPONENT,
@@ -53,7 +51,7 @@ from rbrl_ray.rllib.keys import (
 )
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
-from rbrl_ray.rllib.service import RatingService
+from rbrl_ray.rllib.service import start_rating_service
 from rbrl_ray.rllib.tune_restore import without_placeholders
 from rbrl_ray.vector_env import make_env_or_vector
 
@@ -63,7 +61,7 @@ SAMPLE_TIMEOUT_S = 3600.0
 #: AlgorithmConfig attributes the spec sets -> the spec field that owns each.
 SPEC_OWNED: dict[str, str] = {
     "env": "env",
-    "env_config": "env",
+    "env_config": "env, physics_states",
     "seed": "seed",
     "num_env_runners": "ppo.num_env_runners",
     "num_envs_per_env_runner": "ppo.envs_per_runner",
@@ -135,6 +133,12 @@ def sampler_settings(p: PPOSettings) -> dict[str, Any]:
     return {"env_runner_cls": None, "gym_env_vectorize_mode": "sync"}
 
 
+def env_config(spec: ExperimentSpec) -> dict[str, Any]:
+    """The env creator's config; "record_states" only when on, so configs stored
+    before the setting existed still equal the ones built now."""
+    return {"env": spec.env, **({"record_states": True} if spec.physics_states else {})}
+
+
 class RatingPPOConfig(PPOConfig):
     """PPOConfig of a RatingPPO trial; `from_spec` is the usual way to make one."""
 
@@ -163,7 +167,7 @@ class RatingPPOConfig(PPOConfig):
         register_env(ENV_ID, make_env_or_vector)
         p = spec.ppo
         (
-            self.environment(ENV_ID, env_config={"env": spec.env})
+            self.environment(ENV_ID, env_config=env_config(spec))
             .env_runners(
                 num_env_runners=p.num_env_runners,
                 num_envs_per_env_runner=p.envs_per_runner,
@@ -264,29 +268,6 @@ def as_rating_config(config: AlgorithmConfig | dict) -> RatingPPOConfig:
     return rating
 
 
-def start_rating_service(spec: ExperimentSpec, root: Path) -> Any:
-    """The trial's RatingService actor, placed in the trial's own bundle when it has one.
-
-    Inside a Tune trial every actor is captured by the trial's placement group;
-    `default_resource_request` adds the service's bundle as the last one.
-    """
-    group = get_current_placement_group()
-    options: dict[str, Any] = {"num_cpus": spec.service_cpus}
-    if group is not None and spec.service_cpus > 0:
-        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
-            group, placement_group_bundle_index=len(group.bundle_specs) - 1
-        )
-    threads = (
-        max(1, int(spec.service_cpus)) if spec.service_cpus >= 1 else min(2, os.cpu_count() or 1)
-    )
-    options["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": str(threads)}}
-    actor = (
-        ray.remote(RatingService).options(**options).remote(spec.model_dump(mode="json"), str(root))
-    )
-    ray.get(actor.ping.remote())
-    return actor
-
-
 class RatingPPO(PPO):
     rating_service: Any = None
 
@@ -318,8 +299,11 @@ class RatingPPO(PPO):
         self.rating_service = None
         if spec is None or not spec.learns_reward:
             return
-        root = self.config.learner_config_dict.get(RATING_DIR_KEY) or Path(self.logdir) / "ratings"
-        self.rating_service = start_rating_service(spec, Path(root))
+        extras = self.config.learner_config_dict
+        root = Path(extras.get(RATING_DIR_KEY) or Path(self.logdir) / "ratings")
+        desk = Path(extras.get(DESK_DIR_KEY) or root.parent / "rating_desk")
+        # the trial's queue on a shared rating desk: Tune's trial id survives restores
+        self.rating_service = start_rating_service(spec, root, self.trial_id, desk)
         service = self.rating_service
         self.learner_group.foreach_learner(lambda learner: learner.attach_rating_service(service))
         self.attach_env_runners()
@@ -389,5 +373,9 @@ class RatingPPO(PPO):
     def cleanup(self) -> None:
         super().cleanup()
         if self.rating_service is not None:
+            try:
+                ray.get(self.rating_service.close.remote(), timeout=60)
+            except (ray.exceptions.RayError, TimeoutError):
+                pass  # a dead or stuck service has nothing on the page worth waiting for
             ray.kill(self.rating_service)
             self.rating_service = None

@@ -17,19 +17,24 @@ has a CPU of its own.
 from __future__ import annotations
 
 import copy
+import os
 import threading
 import uuid
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import ray
+from ray.util.placement_group import get_current_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.feedback.rater import SKIPPED, SyntheticRater
-from rbrl_ray.feedback.segments import Segments
+from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.feedback.store import new_lineage
+from rbrl_ray.human.online import HumanRater
 from rbrl_ray.reward.metrics import member_returns
 from rbrl_ray.reward.trainer import FitReport, RewardTrainer
 
@@ -39,11 +44,19 @@ EXPLORE, MODEL = "explore", "model"
 class RatingService:
     """Plain class; run it as a Ray actor with `ray.remote(RatingService)`."""
 
-    def __init__(self, spec: dict[str, Any], root: str) -> None:
+    def __init__(
+        self, spec: dict[str, Any], root: str, queue: str = "trial", desk_root: str | None = None
+    ) -> None:
         self.spec = ExperimentSpec.model_validate(spec)
         task = get_task(self.spec.env)
         self.dims = (task.obs_dim, task.act_dim)
         self.rater = SyntheticRater(self.spec.rater_config())
+        self.human: HumanRater | None = None
+        if self.spec.rater == "human":
+            page = self.spec.rating_page
+            where = Path(desk_root) if desk_root else Path(root).parent / "rating_desk"
+            self.human = HumanRater(queue, self.spec.env, self.spec.classes, where, page.host,
+                                    page.port)  # fmt: skip
         self.trainer = RewardTrainer(
             *self.dims,
             self.spec.classes,
@@ -58,6 +71,7 @@ class RatingService:
         self.pool: list[Segments] = []
         self.rated: Segments = Segments.empty(*self.dims)
         self.labels = np.zeros(0, np.int64)
+        self.annotations: dict[str, np.ndarray] | None = None  # a person's, per rating
         self.env_steps = 0
         self.queries_done = 0
         self.version = 0  # 0: untrained model; +1 per fit
@@ -138,16 +152,26 @@ class RatingService:
     def _query(self, count: int) -> None:
         candidates = Segments.concat(self.pool)
         chosen = self._select(candidates, min(count, len(candidates)))
-        keep = np.setdiff1d(np.arange(len(candidates)), chosen)
+        if self.human is None:
+            used = chosen
+            labels = self.rater.rate(candidates.take(chosen).true_returns, self.rng)
+            rated = labels != SKIPPED
+            segments, labels, notes = candidates.take(chosen[rated]), labels[rated], None
+        else:
+            # a person: answers given before (a restart) first, then the page; blocks
+            known = set(segment_ids(self.rated))
+            answers = self.human.rate(candidates.take(chosen), count, known)
+            used = chosen[: answers.asked]
+            segments, labels, notes = answers.segments, answers.labels, answers.annotations
+        keep = np.setdiff1d(np.arange(len(candidates)), used)
         self.pool = [candidates.take(keep)] if len(keep) else []
-        segments = candidates.take(chosen)
-        labels = self.rater.rate(segments.true_returns, self.rng)
-        rated = labels != SKIPPED
-        segments, labels = segments.take(rated), labels[rated]
         if len(labels):
-            self.store.append(segments, labels)
+            self.store.append(segments, labels, notes)
             self.rated = Segments.concat([self.rated, segments])
             self.labels = np.concatenate([self.labels, labels])
+            if notes:
+                held = self.annotations or {k: v[:0] for k, v in notes.items()}
+                self.annotations = {k: np.concatenate([held[k], notes[k]]) for k in notes}
 
     def _select(self, candidates: Segments, count: int) -> np.ndarray:
         if self.spec.schedule.selection == "disagreement" and self.version > 0:
@@ -196,7 +220,9 @@ class RatingService:
                 "obs": self.rated.obs,
                 "act": self.rated.act,
                 "true_rewards": self.rated.true_rewards,
+                "states": self.rated.states,
                 "labels": self.labels,
+                "annotations": self.annotations,
             },
             "trainer": self.trainer.state_dict(),
             "rng": self.rng.bit_generator.state,
@@ -212,8 +238,9 @@ class RatingService:
     def set_state(self, state: dict[str, Any]) -> None:
         self._wait_for_fit()  # no thread may train the model being replaced
         r = state["ratings"]
-        self.rated = Segments(r["obs"], r["act"], r["true_rewards"])
+        self.rated = Segments(r["obs"], r["act"], r["true_rewards"], r.get("states"))
         self.labels = np.asarray(r["labels"], np.int64)
+        self.annotations = r.get("annotations")
         self.trainer.load_state_dict(state["trainer"])
         self.rng.bit_generator.state = state["rng"]
         self.env_steps, self.queries_done = state["env_steps"], state["queries_done"]
@@ -227,7 +254,40 @@ class RatingService:
         self.session = uuid.uuid4().hex
         self.store = new_lineage(self.ratings_root, self.session[:8])
         if len(self.labels):
-            self.store.append(self.rated, self.labels)
+            self.store.append(self.rated, self.labels, self.annotations)
+
+    def close(self) -> None:
+        """The trial ended: take its segments off the rating page."""
+        self._wait_for_fit()
+        if self.human is not None:
+            self.human.withdraw()
 
     def ping(self) -> bool:
         return True
+
+
+def start_rating_service(
+    spec: ExperimentSpec, root: Path, queue: str = "trial", desk_root: Path | None = None
+) -> Any:
+    """The trial's RatingService actor, placed in the trial's own bundle when it has one.
+
+    Inside a Tune trial every actor is captured by the trial's placement group;
+    `default_resource_request` adds the service's bundle as the last one.
+    """
+    group = get_current_placement_group()
+    options: dict[str, Any] = {"num_cpus": spec.service_cpus}
+    if group is not None and spec.service_cpus > 0:
+        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
+            group, placement_group_bundle_index=len(group.bundle_specs) - 1
+        )
+    threads = (
+        max(1, int(spec.service_cpus)) if spec.service_cpus >= 1 else min(2, os.cpu_count() or 1)
+    )
+    options["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": str(threads)}}
+    actor = (
+        ray.remote(RatingService)
+        .options(**options)
+        .remote(spec.model_dump(mode="json"), str(root), queue, desk_root and str(desk_root))
+    )
+    ray.get(actor.ping.remote())
+    return actor

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import Field, ValidationError, field_validator
@@ -20,10 +20,11 @@ from rbrl_ray.experiment import (
     EvaluationSettings,
     ExperimentSpec,
     PPOSettings,
+    RatingPageSettings,
     RatingSchedule,
 )
 from rbrl_ray.feedback.rater import RaterNoise
-from rbrl_ray.methods import ALL_METHODS
+from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
 from rbrl_ray.validation import ClassCount, ConfigError, StrictModel, error_line, known
 
@@ -50,6 +51,11 @@ class SweepConfig(StrictModel):
     noise: RaterNoise = RaterNoise()
     reward_model: RewardModelConfig = RewardModelConfig()
     evaluation: EvaluationSettings = EvaluationSettings()
+    rater: Literal["synthetic", "human"] = Field(
+        "synthetic", description="human: a person rates on the cluster's rating page"
+    )
+    physics_states: bool = Field(False, description="keep segments renderable (human: always)")
+    rating_page: RatingPageSettings = RatingPageSettings()
     service_cpus: float = Field(1.0, ge=0, description="CPUs reserved for each rating service")
     checkpoint_every: int = Field(10, ge=1, description="iterations between checkpoints")
     max_failures: int = Field(2, ge=0, description="retries of a failed trial")
@@ -154,6 +160,7 @@ def expand(
     specs = []
     for env, seed, method, classes in _trial_grid(sweep):
         rating_range = settings[env].rating_range if env in settings else None
+        rater = sweep.rater if method in REWARD_METHODS else "synthetic"
         fields: dict[str, Any] = dict(
             env=env,
             method=method,
@@ -166,6 +173,10 @@ def expand(
             ppo=_ppo_for(sweep, env, settings, where),
             service_cpus=sweep.service_cpus,
             evaluation=sweep.evaluation,
+            # ppo rates nothing: its trials of a human-rated sweep stay as they are
+            rater=rater,
+            physics_states=sweep.physics_states or rater == "human",
+            rating_page=sweep.rating_page,
         )
         if rating_range is not None:
             fields["rating_range"] = rating_range

@@ -28,14 +28,15 @@ def new_tuner(
     (RatingPPO reports `done` there), so one run can hold trials of several budgets."""
     from ray import tune
 
-    from rbrl_ray.rllib.keys import SPEC_KEY
+    from rbrl_ray.rllib.keys import DESK_DIR_KEY, SPEC_KEY
     from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
     from rbrl_ray.sweep.tune_logging import progress_reporter, trial_name
 
     grid = [spec.model_dump(mode="json") for spec in specs]
-    param_space = RatingPPOConfig.from_spec(specs[0]).learners(
-        learner_config_dict={SPEC_KEY: tune.grid_search(grid)}
-    )
+    extras: dict[str, Any] = {SPEC_KEY: tune.grid_search(grid)}
+    if any(spec.rater == "human" for spec in specs):
+        extras[DESK_DIR_KEY] = str(desk_dir(storage, name))  # one desk root for every trial
+    param_space = RatingPPOConfig.from_spec(specs[0]).learners(learner_config_dict=extras)
     return tune.Tuner(
         RatingPPO,
         param_space=param_space,
@@ -61,6 +62,14 @@ def new_tuner(
             verbose=1,
         ),
     )
+
+
+def desk_dir(storage: str, name: str) -> Path:
+    """Where the rating desk of run `name` keeps a person's answers: beside the run
+    when storage is a local folder, else in the desk node's home folder."""
+    if "://" not in storage or storage.startswith("file://"):
+        return Path(storage.removeprefix("file://")) / name / "rating_desk"
+    return Path.home() / "rbrl_ray_rating_desk" / name
 
 
 def check_restorable(path: Path) -> None:

@@ -1,0 +1,1 @@
+"""A person in the loop: segments rendered as videos, a rating page, rating desks."""

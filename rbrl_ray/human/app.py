@@ -1,0 +1,182 @@
+"""The rating page: a small FastAPI app over one RatingDesk.
+
+    GET  /                       the page (the token comes in its URL: /?token=...)
+    GET  /api/progress           rated, skipped and waiting counts
+    GET  /api/next               the next segment waiting: id, video URL, task,
+                                 instructions and its n-class scale
+    GET  /videos/{id}.webm       a segment's video, by id only (rendered on first use)
+    POST /api/ratings            {"segment_id", "rating", "annotator", "response_s"}
+    POST /api/skips              {"segment_id"}
+
+Every POST carries the session token in the X-Rating-Token header (403 without it).
+Bad input is a 4xx with a message and changes nothing: 404 unknown segment, 409
+already rated, 413 body over MAX_BODY bytes, 422 malformed body or a rating outside
+0..n-1. A background thread renders the segments waiting, in order, so the next
+video is usually ready before it is asked for.
+"""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, HTTPException, Request
+from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt
+
+from rbrl_ray.human.desk import DeskError, RatingDesk
+from rbrl_ray.human.instructions import INSTRUCTIONS, scale_labels
+from rbrl_ray.human.videos import SEGMENT_ID, VideoCache
+
+MAX_BODY = 4096  # bytes; a rating is well under 200
+TOKEN_HEADER = "X-Rating-Token"
+
+
+class _Body(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    segment_id: str = Field(pattern=SEGMENT_ID.pattern)
+
+
+class RatingBody(_Body):
+    rating: StrictInt
+    annotator: str = Field(min_length=1, max_length=64)
+    response_s: float = Field(ge=0, le=86_400)
+
+
+class SkipBody(_Body):
+    pass
+
+
+class Videos:
+    """One VideoCache per task under `root`, made when first needed."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = Path(root)
+        self._caches: dict[str, VideoCache] = {}
+        self._lock = threading.Lock()
+
+    def of(self, env: str) -> VideoCache:
+        with self._lock:
+            if env not in self._caches:
+                self._caches[env] = VideoCache(self.root / env, env)
+            return self._caches[env]
+
+    def cached(self, segment_id: str) -> Path | None:
+        """The video of `segment_id` if any task's cache has it."""
+        for path in self.root.glob(f"*/{segment_id}.webm"):
+            return path
+        return None
+
+    def close(self) -> None:
+        with self._lock:
+            for cache in self._caches.values():
+                cache.close()
+
+
+def make_app(desk: RatingDesk, videos: Videos, token: str) -> FastAPI:
+    app = FastAPI(title="rbrl_ray rating page", docs_url=None, redoc_url=None)
+    page = resources.files("rbrl_ray.human").joinpath("page.html").read_text()
+
+    @app.middleware("http")
+    async def guard_changes(request: Request, call_next: Any) -> Any:
+        """Before a state-changing request's body is read: its token, then its size."""
+        if request.method not in ("GET", "HEAD"):
+            given = request.headers.get(TOKEN_HEADER)
+            if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+                return JSONResponse(
+                    {"detail": f"missing or wrong {TOKEN_HEADER} header"}, status_code=403
+                )
+            declared = request.headers.get("content-length")
+            if declared is None or not declared.isdigit():
+                return JSONResponse({"detail": "a body needs a Content-Length"}, status_code=411)
+            if int(declared) > MAX_BODY:
+                return JSONResponse(
+                    {"detail": f"body of {declared} bytes; at most {MAX_BODY}"}, status_code=413
+                )
+        return await call_next(request)
+
+    @app.exception_handler(DeskError)
+    async def desk_error(request: Request, err: DeskError) -> JSONResponse:
+        return JSONResponse({"detail": str(err)}, status_code=err.status)
+
+    @app.get("/", response_class=HTMLResponse)
+    def index() -> str:
+        return page
+
+    @app.get("/api/progress")
+    def progress() -> dict[str, int]:
+        return desk.progress()
+
+    @app.get("/api/next")
+    def next_segment() -> dict[str, Any]:
+        waiting = desk.next()
+        if waiting is None:
+            return {"segment_id": None, "progress": desk.progress()}
+        return {
+            "segment_id": waiting.segment_id,
+            "video": f"/videos/{waiting.segment_id}.webm",
+            "env": waiting.env,
+            "classes": waiting.classes,
+            "instructions": INSTRUCTIONS[waiting.env],
+            "labels": scale_labels(waiting.classes),
+            "progress": desk.progress(),
+        }
+
+    @app.get("/videos/{segment_id}.webm")
+    def video(segment_id: str) -> FileResponse:
+        if not SEGMENT_ID.match(segment_id):
+            raise HTTPException(404, "not a segment id")
+        path = videos.cached(segment_id)
+        if path is None:
+            try:
+                env, states = desk.env_of(segment_id), desk.states_of(segment_id)
+            except DeskError as err:
+                raise HTTPException(404, str(err)) from None
+            path = videos.of(env).get(segment_id, states)
+        return FileResponse(path, media_type="video/webm")
+
+    @app.post("/api/ratings")
+    def rate(body: RatingBody) -> dict[str, Any]:
+        desk.rate(body.segment_id, body.rating, body.annotator, body.response_s)
+        return {"ok": True, "progress": desk.progress()}
+
+    @app.post("/api/skips")
+    def skip(body: SkipBody) -> dict[str, Any]:
+        desk.skip(body.segment_id)
+        return {"ok": True, "progress": desk.progress()}
+
+    app.state.prerenderer = Prerenderer(desk, videos)
+    app.router.on_startup.append(app.state.prerenderer.start)
+    app.router.on_shutdown.append(app.state.prerenderer.stop)
+    return app
+
+
+class Prerenderer:
+    """Renders the waiting segments' videos ahead of the page, oldest first."""
+
+    def __init__(self, desk: RatingDesk, videos: Videos, ahead: int = 5) -> None:
+        self.desk, self.videos, self.ahead = desk, videos, ahead
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="prerender", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=30)  # lets a render in progress finish
+        self.videos.close()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            todo = [i for i in self.desk.waiting(self.ahead) if self.videos.cached(i) is None]
+            for segment_id in todo:
+                try:
+                    env, states = self.desk.env_of(segment_id), self.desk.states_of(segment_id)
+                except DeskError:
+                    continue  # rated or skipped meanwhile
+                self.videos.of(env).get(segment_id, states)
+            self._stop.wait(0.2 if todo else 1.0)

@@ -1,0 +1,186 @@
+"""The rating desk of a Ray cluster: one named actor serving the rating page to
+every trial with `rater: human` (the shared rating oracle of DESIGN.md).
+
+Each trial queues its segments under its own queue name. Every answer is written
+to disk under the desk's root before the page hears back (a rating into
+`queues/<queue>/`, a rated store with annotations; a skip into
+`queues/<queue>/skipped.txt`), so a desk that dies and is started again, or a
+trial restarted from a checkpoint, finds every answer the person gave.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from rbrl_ray.feedback.segments import Segments, segment_ids
+from rbrl_ray.feedback.store import RatedStore
+from rbrl_ray.human.desk import HumanRating, RatingDesk
+
+DESK_NAME = "rbrl_ray_rating_desk"
+DESK_NAMESPACE = "rbrl_ray"
+PAGE_FILE = "page.json"  # the page's URL and token, for the person (and the tests)
+TOKEN_ENV = "RBRL_RATING_TOKEN"  # a token chosen by the user instead of a random one
+QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
+
+
+@dataclass
+class QueueAnswers:
+    """A queue's answers so far, as on disk."""
+
+    segments: list[Segments] = field(default_factory=list)
+    labels: list[int] = field(default_factory=list)
+    annotations: list[dict[str, np.ndarray]] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)
+
+    @classmethod
+    def load(cls, folder: Path) -> QueueAnswers:
+        answers = cls()
+        store = RatedStore(folder)
+        loaded = store.load()
+        if loaded is not None:
+            answers.segments.append(loaded[0])
+            answers.labels += loaded[1].tolist()
+            answers.annotations.append(store.annotations())
+        skips = folder / "skipped.txt"
+        answers.skipped = skips.read_text().split() if skips.exists() else []
+        return answers
+
+    def add(self, segment: Segments, label: int, notes: dict[str, np.ndarray]) -> None:
+        self.segments.append(segment)
+        self.labels.append(label)
+        self.annotations.append(notes)
+
+    def as_dict(self) -> dict[str, Any]:
+        if not self.labels:
+            return {"rated": None, "annotations": None, "skipped": list(self.skipped)}
+        notes = {
+            name: np.concatenate([a[name] for a in self.annotations])
+            for name in self.annotations[0]
+        }
+        rated = (Segments.concat(self.segments), np.array(self.labels, np.int64))
+        return {"rated": rated, "annotations": notes, "skipped": list(self.skipped)}
+
+
+class DeskService:
+    """Plain class; run it as a named Ray actor with `get_desk`."""
+
+    def __init__(self, root: str, host: str, port: int) -> None:
+        from rbrl_ray.human.app import Videos, make_app
+        from rbrl_ray.human.offline import annotations_of
+        from rbrl_ray.human.render import use_software_rendering
+        from rbrl_ray.human.server import ThreadedServer
+
+        use_software_rendering()
+        self.root = Path(root)
+        self._annotations_of = annotations_of
+        self._queues: dict[str, QueueAnswers] = {}  # read from disk once, then kept up to date
+        rated, skipped = self._answered_ids()
+        self.desk = RatingDesk(self._write_rating, rated, self._write_skip, skipped)
+        self.token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(16)
+        app = make_app(self.desk, Videos(self.root / "videos"), self.token)
+        self.server = ThreadedServer(app, host, port).start()
+        self.page_url = f"{self.server.url}/?token={self.token}"
+        self._write_page_file()
+        print(f"rating desk: rate segments at {self.page_url}", flush=True)
+
+    # -- on disk ------------------------------------------------------------------
+    def _queue_dir(self, queue: str) -> Path:
+        if not QUEUE_NAME.match(queue):
+            raise ValueError(f"queue names are [A-Za-z0-9_.-]{{1,128}}, got {queue!r}")
+        return self.root / "queues" / queue
+
+    def _answered_ids(self) -> tuple[list[str], list[str]]:
+        rated: list[str] = []
+        skipped: list[str] = []
+        for folder in sorted((self.root / "queues").glob("*")):
+            loaded = RatedStore(folder).load()
+            if loaded is not None:
+                rated += segment_ids(loaded[0])
+            skips = folder / "skipped.txt"
+            if skips.exists():
+                skipped += skips.read_text().split()
+        return rated, skipped
+
+    def _write_rating(self, segment: Segments, rating: HumanRating) -> None:
+        answers = self._answers_of(rating.queue)  # loaded before the new file lands
+        notes = self._annotations_of([rating])
+        RatedStore(self._queue_dir(rating.queue)).append(segment, np.array([rating.label]), notes)
+        answers.add(segment, rating.label, notes)
+
+    def _write_skip(self, segment_id: str, queue: str) -> None:
+        answers = self._answers_of(queue)
+        path = self._queue_dir(queue) / "skipped.txt"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "a") as handle:
+            handle.write(segment_id + "\n")
+            handle.flush()
+            os.fsync(handle.fileno())
+        answers.skipped.append(segment_id)
+
+    def _answers_of(self, queue: str) -> QueueAnswers:
+        if queue not in self._queues:
+            self._queues[queue] = QueueAnswers.load(self._queue_dir(queue))
+        return self._queues[queue]
+
+    def _write_page_file(self) -> None:
+        self.root.mkdir(parents=True, exist_ok=True)
+        partial = self.root / f".{PAGE_FILE}.partial"
+        partial.write_text(json.dumps({"url": self.server.url, "token": self.token}))
+        os.chmod(partial, 0o600)  # the token lets whoever reads it rate
+        partial.replace(self.root / PAGE_FILE)
+
+    # -- what trials ask ----------------------------------------------------------
+    def url(self) -> str:
+        return self.page_url
+
+    def submit(self, segments: Segments, queue: str, env: str, classes: int) -> list[str]:
+        self._queue_dir(queue)  # a bad name fails here, before anything is queued
+        return self.desk.submit(segments, queue, env, classes)
+
+    def answers(self, queue: str) -> dict[str, Any]:
+        """Every answer given for `queue`: rated segments with labels and annotations,
+        and the ids of skipped ones; `pending`: how many still wait on the page."""
+        answers = self._answers_of(queue)
+        return {**answers.as_dict(), "pending": self.desk.pending_in(queue)}
+
+    def withdraw(self, queue: str) -> int:
+        return self.desk.withdraw(queue)
+
+    def ping(self) -> bool:
+        return True
+
+
+def get_desk(root: Path, host: str, port: int) -> Any:
+    """The cluster's rating desk: the running one, or a new one serving on host:port
+    with its answers under `root` (an existing root's answers are loaded)."""
+    actor = (
+        ray.remote(DeskService)
+        .options(
+            name=DESK_NAME,
+            namespace=DESK_NAMESPACE,
+            get_if_exists=True,
+            num_cpus=0,  # it waits for a person; rendering is short and rare
+            lifetime="detached",  # outlives the trial that started it; others queue into it
+            max_restarts=-1,  # started again (same root: every answer kept) if it dies
+        )
+        .remote(str(root), host, port)
+    )
+    ray.get(actor.ping.remote())
+    return actor
+
+
+def stop_desk() -> None:
+    """End the cluster's rating desk, if one runs (its answers stay on disk)."""
+    try:
+        ray.kill(ray.get_actor(DESK_NAME, namespace=DESK_NAMESPACE), no_restart=True)
+    except ValueError:
+        pass  # none runs

@@ -1,0 +1,89 @@
+"""A person in the training loop: the rating service's side of the rating desk.
+
+Policy (documented in the README): a query blocks the trial until the person has
+answered every segment it put on the page, so the schedule, the fits, the model
+versions and the checkpoints are those of a synthetic run; a skipped segment is
+left unrated, like the synthetic rater's skip noise. Every answer the desk holds
+for this trial's queue and the trial has not used yet (given before a restart,
+or while the trial was down) is used before anything new is asked: a rating
+given is never asked again.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import ray
+
+from rbrl_ray.feedback.segments import Segments, segment_ids
+from rbrl_ray.human.desk_service import get_desk
+
+POLL_S = 1.0
+REPORT_EVERY_S = 60.0
+
+
+@dataclass(frozen=True)
+class Answers:
+    """Rated segments of one query, their labels and a person's annotations."""
+
+    segments: Segments | None  # None: nothing rated
+    labels: np.ndarray
+    annotations: dict[str, np.ndarray]
+    asked: int  # how many of the query's candidates went on the page
+
+
+class HumanRater:
+    """Asks the desk for ratings of a trial's segments, reusing every answer."""
+
+    def __init__(self, queue: str, env: str, classes: int, desk_root: Path, host: str, port: int):
+        self.queue, self.env, self.classes = queue, env, classes
+        self.desk = get_desk(desk_root, host, port)
+        self.url = ray.get(self.desk.url.remote())
+
+    def rate(self, candidates: Segments, count: int, used: set[str]) -> Answers:
+        """Up to `count` rated segments whose ids are not in `used` (the trial's
+        ratings so far): answers the desk already holds first, then the first of
+        `candidates` put on the page; blocks until the page has answered them all."""
+        answers = self._answers()
+        ready = len(self._unused(answers, used))
+        asked = max(0, count - ready - answers["pending"])
+        if asked:
+            segments = candidates.take(slice(0, asked))
+            ray.get(self.desk.submit.remote(segments, self.queue, self.env, self.classes))
+            print(f"{self.queue}: {asked} segments wait for a rating at {self.url}", flush=True)
+        answers = self._wait_until_answered()
+        index = self._unused(answers, used)[:count]
+        if not len(index):
+            return Answers(None, np.zeros(0, np.int64), {}, asked)
+        segments, labels = answers["rated"]
+        notes = {name: values[index] for name, values in answers["annotations"].items()}
+        return Answers(segments.take(index), labels[index], notes, asked)
+
+    def _answers(self) -> dict[str, Any]:
+        return ray.get(self.desk.answers.remote(self.queue))
+
+    @staticmethod
+    def _unused(answers: dict[str, Any], used: set[str]) -> np.ndarray:
+        if answers["rated"] is None:
+            return np.zeros(0, np.int64)
+        ids = segment_ids(answers["rated"][0])
+        return np.array([i for i, s in enumerate(ids) if s not in used], np.int64)
+
+    def _wait_until_answered(self) -> dict[str, Any]:
+        """The queue's answers once none of its segments waits on the page."""
+        last_report = time.monotonic()
+        while (answers := self._answers())["pending"]:
+            if time.monotonic() - last_report > REPORT_EVERY_S:
+                print(f"{self.queue}: waiting for {answers['pending']} ratings at {self.url}",
+                      flush=True)  # fmt: skip
+                last_report = time.monotonic()
+            time.sleep(POLL_S)
+        return answers
+
+    def withdraw(self) -> None:
+        """Take this trial's segments off the page (the trial ended)."""
+        ray.get(self.desk.withdraw.remote(self.queue))

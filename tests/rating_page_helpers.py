@@ -1,0 +1,72 @@
+"""Running `python -m rbrl_ray.rate` as a user does, for the rating-page tests."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+from rbrl_ray.feedback.store import RatedStore
+
+TOKEN = "test-token-0123456789"
+URL_LINE = re.compile(r"rate them at (http://\S+)/\?token=(\S+)")
+
+
+@dataclass
+class RatingSession:
+    process: subprocess.Popen
+    url: str
+    out: Path
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=60)
+
+    def post(self, path: str, body: object, token: str | None = TOKEN) -> httpx.Response:
+        headers = {} if token is None else {"X-Rating-Token": token}
+        with self.client() as c:
+            return c.post(path, json=body, headers=headers)
+
+    def store_files(self) -> list[str]:
+        return sorted(p.name for p in self.out.glob("ratings_*.npz"))
+
+    def ratings(self) -> list[int]:
+        loaded = RatedStore(self.out).load()
+        return [] if loaded is None else loaded[1].tolist()
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(timeout=60)
+
+
+def start_session(out: Path, *extra: str, count: int = 12) -> RatingSession:
+    """`python -m rbrl_ray.rate` on a scripted cartpole pool, on a free loopback port;
+    returns when it prints its URL."""
+    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONUNBUFFERED": "1"}
+    command = [
+        sys.executable, "-m", "rbrl_ray.rate", "--segments", "scripted",
+        "--env", "cartpole-balance", "--classes", "3", "--count", str(count),
+        "--out", str(out), "--port", "0", "--token", TOKEN, *extra,
+    ]  # fmt: skip
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    seen = []
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        seen.append(line)
+        found = URL_LINE.search(line)
+        if found:
+            assert found.group(2) == TOKEN
+            return RatingSession(process, found.group(1), out)
+    process.kill()
+    raise AssertionError("the rating page did not start:\n" + "".join(seen))
