@@ -7,8 +7,9 @@ Serves the rating page for a pool of segments and writes every rating, with the
 annotator, time and response time, to a rated store in --out (one file per
 rating, written before the page hears back). Segments already rated in --out are
 not asked again, so a session can stop and go on later. SOURCE is "scripted" (a
-fresh pool cut from reward_bench's scripted behaviours) or a rated store / a
-trial's ratings folder whose segments carry physics states. The page binds
+fresh pool cut from reward_bench's scripted behaviours), a trial checkpoint (a
+pool cut from rollouts of its policy), or a rated store / a trial's ratings folder
+whose segments carry physics states. The page binds
 127.0.0.1; another address needs --expose. Fit and score the reward models on
 the result with `python -m rbrl_ray.reward_bench --ratings OUT`.
 """
@@ -29,7 +30,9 @@ PROG = "rbrl_ray.rate"
 
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
-    p.add_argument("--segments", required=True, help="scripted, a rated store or ratings folder")
+    p.add_argument(
+        "--segments", required=True, help="scripted, a checkpoint, a rated store or ratings folder"
+    )
     p.add_argument("--classes", type=class_count, required=True, help="rating classes n (2..6)")
     p.add_argument("--env", help=f"one of: {', '.join(TASK_NAMES)} (else from the segments)")
     p.add_argument("--count", type=int_in_range("count", 1, 100_000), default=40)

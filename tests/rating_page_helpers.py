@@ -45,13 +45,16 @@ class RatingSession:
             self.process.wait(timeout=60)
 
 
-def start_session(out: Path, *extra: str, count: int = 12) -> RatingSession:
-    """`python -m rbrl_ray.rate` on a scripted cartpole pool, on a free loopback port;
-    returns when it prints its URL."""
+def start_session(
+    out: Path, *extra: str, count: int = 12, segments: str = "scripted"
+) -> RatingSession:
+    """`python -m rbrl_ray.rate` on a pool of cartpole segments (scripted by default),
+    on a free loopback port; returns when it prints its URL."""
     env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONUNBUFFERED": "1"}
+    task = ["--env", "cartpole-balance"] if segments == "scripted" else []
     command = [
-        sys.executable, "-m", "rbrl_ray.rate", "--segments", "scripted",
-        "--env", "cartpole-balance", "--classes", "3", "--count", str(count),
+        sys.executable, "-m", "rbrl_ray.rate", "--segments", segments, *task,
+        "--classes", "3", "--count", str(count),
         "--out", str(out), "--port", "0", "--token", TOKEN, *extra,
     ]  # fmt: skip
     process = subprocess.Popen(

@@ -5,6 +5,7 @@ the store, with annotator and times, before the page hears back."""
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -223,3 +224,23 @@ def test_a_store_without_physics_states_or_of_another_task_is_refused(tmp_path):
     )  # fmt: skip
     assert done.returncode == 2 and "holds ratings of walker-walk" in done.stderr
     assert not list(other.glob("ratings_*.npz"))
+
+
+def test_a_pool_is_cut_from_a_checkpoints_policy(tmp_path):
+    trial = tmp_path / "trial"
+    made = subprocess.run(
+        [sys.executable, "-m", "rbrl_ray.train", "--env", "cartpole-balance", "--method", "ppo",
+         "--preset", "small", "--timesteps", "1000", "--out", str(trial), "--eval-episodes", "0"],
+        capture_output=True, text=True, timeout=300, env={**os.environ, "WANDB_MODE": "disabled"},
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr[-2000:]
+    session = start_session(tmp_path / "rated", count=5, segments=str(trial / "checkpoint"))
+    try:
+        with session.client() as c:
+            shown = c.get("/api/next").json()
+        assert shown["env"] == "cartpole-balance"  # read from the checkpoint's segments
+        assert shown["progress"]["pending"] == 5
+        assert session.post("/api/ratings", rating(shown["segment_id"], 2)).status_code == 200
+        assert RatedStore(tmp_path / "rated").load()[0].states.shape == (1, 50, 4)
+    finally:
+        session.stop()
