@@ -89,7 +89,8 @@ def serve_session(
         print(f"every one of the {len(segments)} segments already has a rating in {out}")
         return
     token = token or secrets.token_urlsafe(16)
-    app = make_app(desk, Videos(out / "videos"), token)
+    # every video of the pool, rendered in the background (a progress bar) while rating
+    app = make_app(desk, Videos(out / "videos"), token, render_ahead=waiting, progress=True)
     server = ThreadedServer(app, host, port).start()
     print(f"{waiting} of {len(segments)} segments of {env} wait for a rating ({out})")
     print(f"rate them at {server.url}/?token={token}   (Ctrl-C ends the session)", flush=True)

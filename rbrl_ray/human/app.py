@@ -26,6 +26,7 @@ from typing import Any
 from fastapi import FastAPI, HTTPException, Request
 from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
+from tqdm import tqdm
 
 from rbrl_ray.human.desk import DeskError, RatingDesk
 from rbrl_ray.human.instructions import INSTRUCTIONS, scale_labels
@@ -76,7 +77,11 @@ class Videos:
                 cache.close()
 
 
-def make_app(desk: RatingDesk, videos: Videos, token: str) -> FastAPI:
+def make_app(
+    desk: RatingDesk, videos: Videos, token: str, render_ahead: int = 5, progress: bool = False
+) -> FastAPI:
+    """The page over `desk`; `render_ahead` waiting segments are rendered before they
+    are asked for (with a progress bar in the terminal if `progress`)."""
     app = FastAPI(title="rbrl_ray rating page", docs_url=None, redoc_url=None)
     page = resources.files("rbrl_ray.human").joinpath("page.html").read_text()
 
@@ -148,7 +153,7 @@ def make_app(desk: RatingDesk, videos: Videos, token: str) -> FastAPI:
         desk.skip(body.segment_id)
         return {"ok": True, "progress": desk.progress()}
 
-    app.state.prerenderer = Prerenderer(desk, videos)
+    app.state.prerenderer = Prerenderer(desk, videos, render_ahead, progress)
     app.router.on_startup.append(app.state.prerenderer.start)
     app.router.on_shutdown.append(app.state.prerenderer.stop)
     return app
@@ -157,8 +162,11 @@ def make_app(desk: RatingDesk, videos: Videos, token: str) -> FastAPI:
 class Prerenderer:
     """Renders the waiting segments' videos ahead of the page, oldest first."""
 
-    def __init__(self, desk: RatingDesk, videos: Videos, ahead: int = 5) -> None:
+    def __init__(
+        self, desk: RatingDesk, videos: Videos, ahead: int = 5, progress: bool = False
+    ) -> None:
         self.desk, self.videos, self.ahead = desk, videos, ahead
+        self.progress = progress
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="prerender", daemon=True)
 
@@ -171,12 +179,22 @@ class Prerenderer:
         self.videos.close()
 
     def _run(self) -> None:
+        bar = None
         while not self._stop.is_set():
             todo = [i for i in self.desk.waiting(self.ahead) if self.videos.cached(i) is None]
+            if todo and self.progress and bar is None:
+                bar = tqdm(total=len(todo), desc="rendering videos", unit="segment")
             for segment_id in todo:
+                if self._stop.is_set():
+                    break
                 try:
                     env, states = self.desk.env_of(segment_id), self.desk.states_of(segment_id)
                 except DeskError:
                     continue  # rated or skipped meanwhile
                 self.videos.of(env).get(segment_id, states)
+                if bar is not None:
+                    bar.update(1)
+            if bar is not None and not todo:
+                bar.close()
+                bar = None
             self._stop.wait(0.2 if todo else 1.0)

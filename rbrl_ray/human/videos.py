@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from rbrl_ray.human.render import SegmentRenderer, write_webm
 
@@ -51,8 +49,3 @@ class VideoCache:
             self._worker.submit(self._renderer.close).result()
             self._renderer = None
         self._worker.shutdown()
-
-    def prerender(self, items: Iterable[tuple[str, np.ndarray]], total: int | None = None) -> None:
-        """Render every (id, states) not cached yet, with a progress bar."""
-        for segment_id, states in tqdm(items, total=total, desc="rendering", unit="segment"):
-            self.get(segment_id, states)
