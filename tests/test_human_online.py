@@ -87,7 +87,7 @@ def play(person: Person, process: subprocess.Popen, started: float, stop_after: 
         try:
             if not person.rate_one():
                 time.sleep(0.3)
-        except httpx.ConnectError:  # the trial ended and took its page with it
+        except httpx.TransportError:  # the trial ended and took its page with it
             time.sleep(0.5)
     raise AssertionError("the trial did not finish in 10 minutes")
 
