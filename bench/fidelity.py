@@ -16,7 +16,6 @@ bench/results/fidelity.{json,md,png}, updating the json after every env.
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from bench.records import move_aside
 from rbrl_ray.cli import OneLineParser, choice_list, class_count, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.methods import REWARD_METHODS
 from rbrl_ray.reward_bench.cli import fit_method, histogram
 
@@ -172,7 +172,7 @@ def main(argv: list[str] | None = None) -> int:
         start = time.perf_counter()
         record["envs"][env] = bench_env(env, args)
         record["envs"][env]["seconds"] = round(time.perf_counter() - start, 1)
-        path.write_text(json.dumps(record, indent=2))
+        write_json(path, record)
     table = markdown(record["envs"])
     path.with_suffix(".md").write_text(table + "\n")
     figure(record["envs"], path.with_suffix(".png"))

@@ -38,6 +38,7 @@ from bench.records import move_aside
 from rbrl_ray.cli import OneLineParser, UsageError, choice_list, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.experiment import PPO_PRESETS, PPOSettings
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.validation import error_line
 
 PROG = "bench/learning.py"
@@ -140,7 +141,7 @@ class Record:
     def add(self, key: str, run: dict[str, Any]) -> None:
         with self.lock:
             self.data["runs"][key] = run
-            self.path.write_text(json.dumps(self.data, indent=2))
+            write_json(self.path, self.data)
 
 
 def run_one(kind: str, seed: int, args: argparse.Namespace, ppo: PPOSettings) -> dict[str, Any]:

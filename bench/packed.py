@@ -41,6 +41,7 @@ from rbrl_ray.cli import (
     run_main,
 )
 from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.jsonio import write_json
 
 PROG = "bench/packed.py"
 HERE = Path(__file__).resolve().parent
@@ -247,7 +248,7 @@ def main(argv: list[str] | None = None) -> int:
             record["runs"][kind] = run
             record["summary"] = {k: summarise(v, cores) for k, v in record["runs"].items()}
             record["goals"] = goals(record["summary"])
-            path.write_text(json.dumps(record, indent=2))
+            write_json(path, record)
             s = record["summary"][kind]
             took = time.perf_counter() - started
             print(

@@ -45,6 +45,7 @@ from rbrl_ray.cli import OneLineParser, UsageError, float_in_range, int_in_range
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.experiment import RatingSchedule
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.validation import MIN_CLASSES
 
 PROG = "bench/rating_boundaries.py"
@@ -199,7 +200,7 @@ def main(argv: list[str] | None = None) -> int:
         "machine": describe_machine(),
     }
     args.out.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=1))
+    write_json(path, record, indent=1)
     text = markdown(record)
     path.with_suffix(".md").write_text(text + "\n")
     figure(record, returns, path.with_suffix(".png"))

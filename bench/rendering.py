@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import io
-import json
 import os
 import tempfile
 import time
@@ -25,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from bench.machine import describe_machine
+from rbrl_ray.jsonio import write_json
 
 HERE = Path(__file__).resolve().parent
 
@@ -100,7 +100,7 @@ def main() -> None:
         print(env, {k: round(v, 3) for k, v in row.items()}, flush=True)
     record = {"machine": describe_machine(), "gl": os.environ["MUJOCO_GL"], "envs": rows}
     args.out.mkdir(parents=True, exist_ok=True)
-    (args.out / "rendering.json").write_text(json.dumps(record, indent=2))
+    write_json(args.out / "rendering.json", record)
     lines = [
         f"Rendering and physics states ({record['machine']['cpu']}, "
         f"{record['machine']['cores']} cores, MUJOCO_GL={record['gl']}, 240x320, one thread)",

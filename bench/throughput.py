@@ -39,6 +39,7 @@ from rbrl_ray.cli import (
 )
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS
+from rbrl_ray.jsonio import write_json
 
 PROG = "bench/throughput.py"
 HERE = Path(__file__).resolve().parent
@@ -254,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             record["summary"][kind] = summarise(runs)
             record["goals"] = goals(record["summary"])
-            path.write_text(json.dumps(record, indent=2))
+            write_json(path, record)
     table = markdown(args.env, record["summary"], record["goals"])
     path.with_suffix(".md").write_text(table + "\n")
     print("\n" + table + f"\n\nwritten: {path} and {path.with_suffix('.md')}")

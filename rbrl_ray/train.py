@@ -28,6 +28,7 @@ from rbrl_ray.cli import OneLineParser, UsageError, add_noise_argument, int_in_r
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.rater import parse_noise
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.methods import ALL_METHODS
 from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, error_line
 
@@ -290,7 +291,7 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
                 break
         steps_per_s = (steps - first_steps) / (time.perf_counter() - start)
         summary = result_summary(spec, result, steps_per_s, curve)
-        (out / SUMMARY_FILE).write_text(json.dumps(summary, indent=2, default=float))
+        write_json(out / SUMMARY_FILE, summary)
         return summary
     finally:
         algo.stop()

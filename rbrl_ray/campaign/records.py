@@ -8,7 +8,6 @@ rating histogram, and where and how long it ran. No checkpoints, no W&B files.
 from __future__ import annotations
 
 import json
-import math
 import os
 import time
 from pathlib import Path
@@ -16,6 +15,7 @@ from typing import Any
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.jsonio import strict
 
 #: Flattened result metrics kept per iteration.
 KEPT_METRICS = (
@@ -49,13 +49,6 @@ def flatten(result: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def strict(value: Any) -> Any:
-    """JSON as strict readers take it: NaN and infinities become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    return value
-
-
 def result_rows(trial_dir: Path) -> list[dict[str, Any]]:
     """Every iteration in a Tune trial's result.json, flattened (a cut last line skipped:
     the trial was killed mid-write, and the next run repeats that iteration)."""
@@ -85,17 +78,6 @@ def compact_record(
         "machine": machine,
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
-
-
-def write_json_atomically(path: Path, data: dict[str, Any]) -> None:
-    """Temp file, fsync, rename: a kill leaves the old file or the new one, never half."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.tmp")
-    with open(temp, "w") as handle:
-        json.dump(data, handle, indent=1, allow_nan=False)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(temp, path)
 
 
 def record_path(records: Path, key: str) -> Path:

@@ -16,8 +16,8 @@ from rbrl_ray.campaign.records import (
     pending,
     record_path,
     result_rows,
-    write_json_atomically,
 )
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.sweep.tune_logging import trial_spec
 
 RUN_PREFIX = "run-"
@@ -32,7 +32,7 @@ def write_record(records: Path, trial_dir: Path, config: dict[str, Any], tiers: 
         return False
     key = trial_key(spec)
     record = compact_record(key, spec, tiers, rows, machine_line())
-    write_json_atomically(record_path(records, key), record)
+    write_json(record_path(records, key), record, indent=1)
     print(f"campaign: recorded {key} ({steps:,} steps) in {record_path(records, key)}", flush=True)
     return True
 

@@ -10,6 +10,7 @@ import numpy as np
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.feedback.store import RatedStore
 from rbrl_ray.human.desk import HumanRating, RatingDesk
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.validation import ConfigError
 
 SESSION_FILE = "session.json"
@@ -37,10 +38,7 @@ def check_session(out: Path, env: str, classes: int) -> None:
                 f"not {env} on {classes}: choose another --out"
             )
         return
-    out.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{SESSION_FILE}.partial")
-    partial.write_text(json.dumps({"env": env, "classes": classes}))
-    partial.replace(path)
+    write_json(path, {"env": env, "classes": classes})
 
 
 def offline_desk(

@@ -13,7 +13,6 @@ agreed with the synthetic rater's bins.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +32,7 @@ from rbrl_ray.cli import (
 from rbrl_ray.envs import TASK_NAMES, Task, get_task
 from rbrl_ray.feedback.rater import SKIPPED, RaterConfig, SyntheticRater, parse_noise
 from rbrl_ray.feedback.segments import Segments
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.methods import REWARD_METHODS
 from rbrl_ray.reward import RewardModelConfig, RewardTrainer, evaluate_fidelity
 from rbrl_ray.reward_bench.scripted import collect_segments
@@ -222,6 +222,6 @@ def main(argv: list[str] | None = None) -> int:
             "methods": results,
         }
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(payload, indent=2))
+        write_json(args.json, payload)
         console.print(f"wrote {args.json}")
     return 0
