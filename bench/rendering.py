@@ -103,7 +103,8 @@ def main() -> None:
     write_json(args.out / "rendering.json", record)
     lines = [
         f"Rendering and physics states ({record['machine']['cpu']}, "
-        f"{record['machine']['cores']} cores, MUJOCO_GL={record['gl']}, 240x320, one thread)",
+        f"{record['machine']['cores']} cores, MUJOCO_GL={record['gl']}: Mesa llvmpipe, 240x320; "
+        "one rendering thread, llvmpipe rasterising on its own threads)",
         "",
         "| env | state dim | render frames/s | s per 50-step segment (render + WebM) "
         "| bytes/segment without → with states | sampling steps/s without → with states |",
