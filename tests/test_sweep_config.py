@@ -153,3 +153,21 @@ def test_bad_flags_are_one_line_exit_2(tmp_path, args, expected):
 def test_missing_config_file_is_one_line_exit_2(tmp_path):
     run = _sweep("--config", str(tmp_path / "nope.yaml"), "--dry-run")
     assert run.returncode == 2 and "nope.yaml: no such file" in run.stderr
+
+
+def test_a_human_rated_sweep_gives_all_its_trials_one_desk_folder(tmp_path):
+    from rbrl_ray.rllib.keys import DESK_DIR_KEY
+    from rbrl_ray.sweep.tuner import desk_dir, new_tuner
+
+    assert desk_dir(str(tmp_path), "human") == tmp_path / "human" / "rating_desk"
+    assert desk_dir(f"file://{tmp_path}", "h") == tmp_path / "h" / "rating_desk"
+    assert desk_dir("s3://bucket/runs", "h") == Path.home() / "rbrl_ray_rating_desk" / "h"
+    sweep, settings = load_sweep(CONFIGS / "human.yaml")
+    tuner = new_tuner(expand(sweep, settings), name="h", storage=str(tmp_path),
+                      checkpoint_every=1, max_failures=0)  # fmt: skip
+    extras = tuner._local_tuner._param_space["learner_config_dict"]
+    assert extras[DESK_DIR_KEY] == str(tmp_path / "h" / "rating_desk")
+    sweep, settings = load_sweep(CONFIGS / "demo.yaml")
+    synthetic = new_tuner(expand(sweep, settings), name="d", storage=str(tmp_path),
+                          checkpoint_every=1, max_failures=0)  # fmt: skip
+    assert DESK_DIR_KEY not in synthetic._local_tuner._param_space["learner_config_dict"]
