@@ -257,8 +257,8 @@ class RatingService:
             self.store.append(self.rated, self.labels, self.annotations)
 
     def close(self) -> None:
-        """The trial ended: take its segments off the rating page."""
-        self._wait_for_fit()
+        """The trial ended: take its segments off the rating page (a fit still running
+        is dropped with the actor)."""
         if self.human is not None:
             self.human.withdraw()
 
