@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import json
 import statistics
-import sys
 from pathlib import Path
 
+from rbrl_ray.cli import OneLineParser, UsageError, run_main
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.sweep.grid import expand, load_sweep
 
+PROG = "bench/grid_cost.py"
 HERE = Path(__file__).resolve().parent
 PAPER = HERE.parent / "tune_configs" / "paper.yaml"
 KINDS = ("ppo", "ours", "sb3")
@@ -41,9 +42,17 @@ def load_packed(paths: list[Path]) -> tuple[Rates, dict[str, int]]:
     rates: Rates = {}
     steps: dict[str, int] = {}
     for path in paths:
-        record = json.loads(path.read_text())
-        rates[record["env"]] = {k: v["steps_per_s_per_trial"] for k, v in record["summary"].items()}
-        steps[record["env"]] = int(record["steps"])
+        try:
+            record = json.loads(path.read_text())
+            summary = {k: v["steps_per_s_per_trial"] for k, v in record["summary"].items()}
+            rates[record["env"]], steps[record["env"]] = summary, int(record["steps"])
+        except FileNotFoundError:
+            raise UsageError(f"{path}: no such file") from None
+        except (OSError, ValueError, KeyError, TypeError, AttributeError) as err:
+            raise UsageError(
+                f"{path}: not a bench/packed.py record ({type(err).__name__}: {err}); "
+                "give packed_*.json files"
+            ) from None
     return rates, steps
 
 
@@ -91,23 +100,20 @@ def grid_core_hours(
     return hours
 
 
-def main(argv: list[str]) -> int:
-    paths = [Path(p) for p in argv] or sorted((HERE / "results").glob("packed_*.json"))
+def main(argv: list[str] | None = None) -> int:
+    parser = OneLineParser(prog=PROG, description=__doc__.splitlines()[0])
+    parser.add_argument("records", nargs="*", type=Path, help="packed_*.json (default: all)")
+    args = parser.parse_args(argv)
+    paths = args.records or sorted((HERE / "results").glob("packed_*.json"))
     if not paths:
-        print(
-            "grid_cost.py: error: no packed_*.json; run bench/packed.py first",
-            file=sys.stderr,
-        )
-        return 2
+        raise UsageError("no packed_*.json; run bench/packed.py first")
     rates, measured = load_packed(paths)
     missing = [k for k in KINDS if not any(k in r for r in rates.values())]
     if missing:
-        print(
-            f"grid_cost.py: error: no measurement of {', '.join(missing)} in "
-            f"{', '.join(map(str, paths))}; needed: {', '.join(KINDS)}",
-            file=sys.stderr,
+        raise UsageError(
+            f"no measurement of {', '.join(missing)} in {', '.join(map(str, paths))}; "
+            f"needed: {', '.join(KINDS)}"
         )
-        return 2
     specs = expand(*load_sweep(PAPER), where=str(PAPER))
     hours = grid_core_hours(rates, measured, specs)
     steps = {s.timesteps for s in specs}
@@ -123,4 +129,4 @@ def main(argv: list[str]) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))
+    run_main(main, PROG)
