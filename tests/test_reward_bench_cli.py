@@ -117,17 +117,23 @@ def test_a_persons_rated_store_is_fit_and_compared_with_the_synthetic_rater(tmp_
     notes = {"annotator": np.array(["ada"] * 90), "rated_at": np.arange(90.0),
              "response_s": np.ones(90)}  # fmt: skip
     RatedStore(tmp_path / "rated").append(segments, person, notes)
+    (tmp_path / "rated" / "ratings_000001.npz").write_bytes(b"cut")  # a damaged file
 
+    refused = _bench("--rated-store", str(tmp_path / "rated"), "--classes", "3", timeout=120)
+    assert refused.returncode == 2 and "ratings_000001.npz: damaged" in refused.stderr
     out = tmp_path / "bench.json"
     result = _bench("--rated-store", str(tmp_path / "rated"), "--classes", "3", "--heldout",
-                    "60", "--methods", "ours", "--max-epochs", "2", "--json", str(out))  # fmt: skip
+                    "60", "--methods", "ours", "--max-epochs", "2", "--json", str(out),
+                    "--skip-damaged")  # fmt: skip
     assert result.returncode == 0, result.stderr[-2000:]
+    assert "skipped damaged" in result.stderr and "ratings_000001.npz" in result.stderr
     data = json.loads(out.read_text())
     assert data["env"] == "cartpole-balance" and data["ratings"] == 90  # task from the store
     assert data["agreement_with_synthetic"] == pytest.approx(81 / 90)
     assert data["rated_histogram"] == np.bincount(person, minlength=3).tolist()
 
-    too_few = _bench("--rated-store", str(tmp_path / "rated"), "--classes", "2", timeout=120)
+    too_few = _bench("--rated-store", str(tmp_path / "rated"), "--classes", "2", "--skip-damaged",
+                     timeout=120)  # fmt: skip
     assert too_few.returncode == 2 and "--classes 2 allows 0..1" in too_few.stderr
     empty = _bench("--rated-store", str(tmp_path / "none"), "--classes", "3", timeout=120)
     assert empty.returncode == 2 and "no ratings_*.npz" in empty.stderr

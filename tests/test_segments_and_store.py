@@ -121,3 +121,28 @@ def test_store_keeps_states_and_annotations_and_reads_older_files(tmp_path):
     alone = RatedStore(tmp_path / "alone")
     alone.append(person, np.array([2, 0, 1]), notes)
     assert np.array_equal(alone.load()[0].states, person.states)
+
+
+def test_a_damaged_store_file_is_named_and_nothing_is_lost(tmp_path):
+    from rbrl_ray.feedback.store import DamagedStoreFile
+
+    rng = np.random.default_rng(4)
+    store = RatedStore(tmp_path)
+    for labels in ([0, 1], [2, 2, 2], [1]):
+        store.append(_random_segments(rng, len(labels)), np.array(labels))
+    cut = tmp_path / "ratings_000001.npz"
+    intact = cut.read_bytes()
+    cut.write_bytes(intact[: len(intact) // 2])  # a file cut mid-write by another tool
+    damaged = cut.read_bytes()
+    with pytest.raises(DamagedStoreFile, match=r"ratings_000001.npz: damaged .*--skip-damaged"):
+        store.load()
+    with pytest.raises(DamagedStoreFile):
+        len(store)
+    lenient = RatedStore(tmp_path, skip_damaged=True)
+    segments, labels = lenient.load()
+    assert labels.tolist() == [0, 1, 1] and lenient.skipped == [cut]
+    assert lenient.annotations()["annotator"].tolist() == ["", "", ""]
+    assert cut.read_bytes() == damaged  # reported, never deleted or rewritten
+    (tmp_path / "ratings_000002.npz").write_bytes(b"not a zip at all")
+    with pytest.raises(DamagedStoreFile, match="ratings_000001.npz"):
+        RatedStore(tmp_path).load()  # the first damaged file is named

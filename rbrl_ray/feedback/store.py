@@ -18,32 +18,72 @@ from __future__ import annotations
 
 import os
 import time
+import zipfile
 from pathlib import Path
 
 import numpy as np
 
 from rbrl_ray.feedback.segments import Segments
+from rbrl_ray.validation import ConfigError
 
 _PATTERN = "ratings_*.npz"
 #: Per-rating fields a person's ratings add (rating page); a synthetic file has none.
 ANNOTATION_FIELDS = ("annotator", "rated_at", "response_s")
 
 
-class RatedStore:
-    """The ratings of one trial, on disk under `root`."""
+class DamagedStoreFile(ConfigError):
+    """A file of a rated store that cannot be read; the message names it."""
 
-    def __init__(self, root: str | os.PathLike[str]) -> None:
+    def __init__(self, path: Path, err: BaseException) -> None:
+        super().__init__(
+            f"{path}: damaged rated-store file ({type(err).__name__}: {err}); the store's "
+            "other files are intact: move this one aside, or skip it (--skip-damaged)"
+        )
+        self.path = path
+
+
+def _read(path: Path) -> dict[str, np.ndarray]:
+    """Every array of one store file, checked to hold a batch of rated segments."""
+    try:
+        with np.load(path) as data:
+            arrays = {name: data[name] for name in data.files}
+        Segments(arrays["obs"], arrays["act"], arrays["true_rewards"], arrays.get("states"))
+        if len(arrays["labels"]) != len(arrays["true_rewards"]):
+            raise ValueError("labels and segments differ in number")
+        return arrays
+    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
+        raise DamagedStoreFile(path, err) from None
+
+
+class RatedStore:
+    """The ratings of one trial, on disk under `root`.
+
+    Reading a damaged file raises DamagedStoreFile naming it; with
+    `skip_damaged=True` such files are left out (and listed in `skipped`), never
+    deleted or rewritten.
+    """
+
+    def __init__(self, root: str | os.PathLike[str], skip_damaged: bool = False) -> None:
         self.root = Path(root)  # created by the first append: an unused store leaves no trace
+        self.skip_damaged = skip_damaged
+        self.skipped: list[Path] = []
 
     def _files(self) -> list[Path]:
         return sorted(self.root.glob(_PATTERN))
 
-    def __len__(self) -> int:
-        total = 0
+    def _readable(self) -> list[dict[str, np.ndarray]]:
+        out, self.skipped = [], []
         for path in self._files():
-            with np.load(path) as data:
-                total += len(data["labels"])
-        return total
+            try:
+                out.append(_read(path))
+            except DamagedStoreFile:
+                if not self.skip_damaged:
+                    raise
+                self.skipped.append(path)
+        return out
+
+    def __len__(self) -> int:
+        return sum(len(data["labels"]) for data in self._readable())
 
     def append(
         self,
@@ -82,28 +122,26 @@ class RatedStore:
 
     def load(self) -> tuple[Segments, np.ndarray] | None:
         """Every rated segment and its label, in append order; None when empty."""
-        files = self._files()
+        files = self._readable()
         if not files:
             return None
         parts: list[Segments] = []
         labels: list[np.ndarray] = []
-        for path in files:
-            with np.load(path) as data:
-                states = data["states"] if "states" in data.files else None  # older stores
-                parts.append(Segments(data["obs"], data["act"], data["true_rewards"], states))
-                labels.append(data["labels"])
+        for data in files:
+            states = data.get("states")  # None in stores from before physics states
+            parts.append(Segments(data["obs"], data["act"], data["true_rewards"], states))
+            labels.append(data["labels"])
         return Segments.concat(parts), np.concatenate(labels)
 
     def annotations(self) -> dict[str, np.ndarray]:
         """ANNOTATION_FIELDS of every rating, in append order: annotator "" and NaN
         times for ratings without them (synthetic ones)."""
         out: dict[str, list[np.ndarray]] = {name: [] for name in ANNOTATION_FIELDS}
-        for path in self._files():
-            with np.load(path) as data:
-                n = len(data["labels"])
-                for name in ANNOTATION_FIELDS:
-                    blank = np.full(n, "" if name == "annotator" else np.nan)
-                    out[name].append(data[name] if name in data.files else blank)
+        for data in self._readable():
+            n = len(data["labels"])
+            for name in ANNOTATION_FIELDS:
+                blank = np.full(n, "" if name == "annotator" else np.nan)
+                out[name].append(data.get(name, blank))
         return {
             name: np.concatenate(parts).astype(str if name == "annotator" else np.float64)
             if parts

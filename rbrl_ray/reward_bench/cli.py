@@ -13,6 +13,7 @@ agreed with the synthetic rater's bins.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -59,15 +60,25 @@ def build_parser() -> OneLineParser:
         help="fit on the ratings in this store (a person's, from rbrl_ray.rate) instead of "
         "synthetic ones; --env is then the store's task",
     )
+    p.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="with --rated-store: leave out unreadable store files (listed) instead of stopping",
+    )
     return p
 
 
-def stored_ratings(path: Path, classes: int) -> tuple[Task, Segments, np.ndarray]:
+def stored_ratings(
+    path: Path, classes: int, skip_damaged: bool = False
+) -> tuple[Task, Segments, np.ndarray]:
     """A rated store's task, segments and labels; UsageError (one line) if unusable."""
     from rbrl_ray.feedback.store import RatedStore
     from rbrl_ray.human.render import task_of_observations
 
-    loaded = RatedStore(path).load() if path.is_dir() else None
+    store = RatedStore(path, skip_damaged=skip_damaged)
+    loaded = store.load() if path.is_dir() else None
+    for skipped in store.skipped:
+        print(f"{PROG}: skipped damaged {skipped}", file=sys.stderr)
     if loaded is None:
         raise UsageError(f"--rated-store {str(path)!r}: no ratings_*.npz in it")
     segments, labels = loaded
@@ -171,7 +182,9 @@ def main(argv: list[str] | None = None) -> int:
 
     agreement = None
     if args.rated_store is not None:
-        task, train, train_labels = stored_ratings(args.rated_store, args.classes)
+        task, train, train_labels = stored_ratings(
+            args.rated_store, args.classes, args.skip_damaged
+        )
         agreement = float(np.mean(rater.exact_classes(train.true_returns) == train_labels))
     else:
         # Skipping raters leave some segments unrated: collect a margin more.
