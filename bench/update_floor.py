@@ -67,8 +67,8 @@ def measure_update_floor(env: str, p: PPOSettings, iterations: int) -> dict[str,
     """Seconds for `iterations` updates of one rollout each, as env steps per second."""
     task = get_task(env)
     model = ActorCritic(task.obs_dim, task.act_dim, p)
-    kernel = {"fused": True} if p.adam == "fused" else {"foreach": True}  # as the learner's
-    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr, eps=p.adam_eps, **kernel)
+    # the learner's kernel
+    optimizer = torch.optim.Adam(model.parameters(), lr=p.lr, eps=p.adam_eps, **p.adam_kernel)
     batch = synthetic_rollout(task.obs_dim, task.act_dim, p.train_batch_size)
     rows = p.train_batch_size
     steps_per_epoch = rows // p.minibatch_size

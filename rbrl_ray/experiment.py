@@ -12,7 +12,15 @@ from rbrl_ray.feedback.rater import RaterConfig, RaterNoise
 from rbrl_ray.feedback.segments import SEGMENT_LENGTH
 from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
-from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, ClassCount, StrictModel, error_line, known
+from rbrl_ray.validation import (
+    MAX_CLASSES,
+    MIN_CLASSES,
+    ClassCount,
+    StrictModel,
+    error_line,
+    is_loopback,
+    known,
+)
 
 
 class RatingSchedule(StrictModel):
@@ -113,6 +121,12 @@ class PPOSettings(StrictModel):
         "foreach",
         description="torch's Adam implementation: fused (one kernel) or foreach (multi-tensor)",
     )
+
+    @property
+    def adam_kernel(self) -> dict[str, bool]:
+        """torch.optim.Adam's keyword for `adam`."""
+        return {"fused": True} if self.adam == "fused" else {"foreach": True}
+
     update_loop: Literal["lean", "rllib"] = Field(
         "lean",
         description="lean: this project's update loop, the same gradient steps without "
@@ -193,8 +207,7 @@ class RatingPageSettings(StrictModel):
 
     @model_validator(mode="after")
     def _loopback_unless_exposed(self) -> RatingPageSettings:
-        loopback = self.host in ("localhost", "::1") or self.host.startswith("127.")
-        if not loopback and not self.expose:
+        if not is_loopback(self.host) and not self.expose:
             raise ValueError(f"rating_page.host {self.host} is reachable from other machines: "
                              "set rating_page.expose: true")  # fmt: skip
         return self

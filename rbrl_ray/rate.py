@@ -24,6 +24,7 @@ from pathlib import Path
 from rbrl_ray.cli import OneLineParser, UsageError, class_count, int_in_range
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.segments import Segments
+from rbrl_ray.validation import is_loopback
 
 PROG = "rbrl_ray.rate"
 
@@ -47,8 +48,6 @@ def build_parser() -> OneLineParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from rbrl_ray.human.server import is_loopback
-
     if not is_loopback(args.host) and not args.expose:
         raise UsageError(f"--host {args.host} is reachable from other machines: add --expose")
     if args.token is not None and len(args.token) < 16:

@@ -7,6 +7,7 @@ through; only the command-line layer (`rbrl_ray.cli` and each application's
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
@@ -53,3 +54,11 @@ def error_line(err: Exception, model: type[BaseModel] | None = None) -> str:
         return f"unknown key {where!r}; allowed: {', '.join(model.model_fields)}"
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def is_loopback(host: str) -> bool:
+    """Whether `host` is reachable from this machine only."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost"

@@ -68,10 +68,9 @@ class FastPPOTorchLearner(PPOTorchLearner):
     def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
         params = self.get_parameters(self._module[module_id])
         settings = self.settings()
-        kernel = {"fused": True} if settings.adam == "fused" else {"foreach": True}
         self.register_optimizer(
             module_id=module_id,
-            optimizer=torch.optim.Adam(params, eps=settings.adam_eps, **kernel),
+            optimizer=torch.optim.Adam(params, eps=settings.adam_eps, **settings.adam_kernel),
             params=params,
             lr_or_lr_schedule=config.lr,
         )
