@@ -28,12 +28,17 @@ NUM_RATINGS = "rating/num_ratings"
 CLASS_HISTOGRAM = "rating/class_histogram"
 POOL_SIZE = "rating/pool_size"
 SEGMENTS_RECEIVED = "rating/segments_received"
+#: Ratings taken over from the trial's earlier run at a restore instead of asked again.
+RATINGS_REUSED = "rating/ratings_reused"
+#: Times the trial replaced its dead rating service (counted in the driver).
+SERVICE_RESTARTS = "rating/service_restarts"
 RM_VERSION = "reward_model/version"
 RM_PHASE = "reward_model/phase"
 RM_FIT_RUNNING = "reward_model/fit_running"
 RM_ACCURACY = "reward_model/accuracy"
 RM_FIT_EPOCHS = "reward_model/fit_epochs"
 RM_FIT_SECONDS = "reward_model/fit_seconds"
+RM_FIT_RATINGS = "reward_model/fit_ratings"  # how many ratings the published model saw
 SIGMA_CLS = "reward_model/sigma_cls"
 SIGMA_REG = "reward_model/sigma_reg"
 

@@ -15,7 +15,6 @@ import argparse
 import csv
 import json
 import math
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -23,17 +22,20 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from rbrl_ray import checkpoints
 from rbrl_ray import metric_names as m
 from rbrl_ray.cli import OneLineParser, UsageError, add_noise_argument, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.rater import parse_noise
-from rbrl_ray.jsonio import write_json
+from rbrl_ray.jsonio import DamagedFile, read_json, write_json
 from rbrl_ray.methods import ALL_METHODS
 from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, error_line
 
 PROG = "rbrl_ray.train"
-SPEC_FILE, SUMMARY_FILE, CHECKPOINT_DIR = "spec.json", "summary.json", "checkpoint"
+SPEC_FILE, SUMMARY_FILE = "spec.json", "summary.json"
+CHECKPOINT_DIR = checkpoints.CHECKPOINT_DIR
+SPEC_ADVICE = "restore it from a backup, or start a new trial with the same flags"
 LEGACY_SUMMARY_FILE = "result.json"  # train's summary before it had a name of its own
 
 
@@ -169,11 +171,23 @@ def learner_gpus(count: float) -> float:
 def load_resume(args: argparse.Namespace) -> tuple[ExperimentSpec, Path]:
     out = args.resume
     spec_path, checkpoint = out / SPEC_FILE, out / CHECKPOINT_DIR
-    if not spec_path.is_file() or not checkpoint.is_dir():
-        raise UsageError(
-            f"no trial to resume in {str(out)!r}: it needs {SPEC_FILE} and {CHECKPOINT_DIR}/"
+    done = checkpoints.finish_interrupted_save(out) if out.is_dir() else None
+    if done:
+        print(f"{PROG}: note: {done}", file=sys.stderr)
+    if not spec_path.is_file():
+        raise UsageError(f"no trial to resume in {str(out)!r}: it needs {SPEC_FILE}")
+    try:
+        spec = ExperimentSpec.model_validate(read_json(spec_path, "trial spec", SPEC_ADVICE))
+    except ValidationError as err:
+        raise DamagedFile(spec_path, "trial spec", error_line(err), SPEC_ADVICE) from None
+    if checkpoint.is_dir():
+        checkpoints.check(checkpoint, spec.learns_reward)
+    else:  # killed before its first checkpoint: the policy starts over, the ratings stay
+        print(
+            f"{PROG}: note: {out} has no checkpoint yet; training starts over from "
+            f"{SPEC_FILE} and takes over the ratings in {out / 'ratings'}",
+            file=sys.stderr,
         )
-    spec = ExperimentSpec.model_validate_json(spec_path.read_text())
     if args.timesteps is not None:
         spec = spec.model_copy(update={"timesteps": args.timesteps})
     return spec, out
@@ -195,23 +209,10 @@ def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str
         parts.append(f"ratings {result[m.NUM_RATINGS]:>5}")
         parts.append(f"rm acc {result.get(m.RM_ACCURACY, math.nan):5.3f}")
         parts.append(f"r̂~r {result.get(m.PEARSON_TRUE, math.nan):+5.2f}")
+    if result.get(m.SERVICE_RESTARTS):
+        parts.append(f"service restarts {result[m.SERVICE_RESTARTS]}")
     parts.append(f"{steps_here / max(elapsed, 1e-9):6.0f} steps/s")
     return " | ".join(parts)
-
-
-def save_checkpoint(algo: Any, out: Path) -> None:
-    """Write the checkpoint beside the old one, then swap: a kill never leaves none."""
-    final, fresh, old = (
-        out / CHECKPOINT_DIR,
-        out / f"{CHECKPOINT_DIR}.new",
-        out / f"{CHECKPOINT_DIR}.old",
-    )
-    shutil.rmtree(fresh, ignore_errors=True)
-    algo.save_to_path(str(fresh.resolve()))
-    if final.exists():
-        final.rename(old)
-    fresh.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
 
 
 def finite_or_none(value: float | None) -> float | None:
@@ -249,6 +250,10 @@ def result_summary(
             metric.split("/", 1)[1]: result.get(metric)
             for metric in (m.RM_ACCURACY, m.PEARSON_TRUE, m.SIGMA_CLS, m.SIGMA_REG, m.RM_VERSION)
         },
+        "rating_service": {  # survived deaths (README: "What survives what")
+            "restarts": result.get(m.SERVICE_RESTARTS, 0),
+            "ratings_reused": result.get(m.RATINGS_REUSED, 0),
+        },
         "env_steps_per_s": round(steps_per_s, 1),
         "curve": curve,
     }
@@ -261,7 +266,7 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
 
     ray.init(ignore_reinit_error=True, include_dashboard=False)
     config = RatingPPOConfig.from_spec(spec, rating_dir=(out / "ratings").resolve())
-    if resume:
+    if resume and (out / CHECKPOINT_DIR).is_dir():
         algo = RatingPPO.from_checkpoint(str((out / CHECKPOINT_DIR).resolve()))
     else:
         algo = config.build_algo()
@@ -286,7 +291,7 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
             _append_progress(progress_path, result, point)
             done = steps >= spec.timesteps
             if done or result[m.ITERATION] % checkpoint_every == 0:
-                save_checkpoint(algo, out)
+                checkpoints.save(algo, out)
             if done:
                 break
         steps_per_s = (steps - first_steps) / (time.perf_counter() - start)
@@ -332,7 +337,7 @@ def main(argv: list[str] | None = None) -> int:
         spec, out = load_resume(args)
     else:
         spec, out = spec_from_args(args), args.out
-        if (out / CHECKPOINT_DIR).exists():
+        if (out / CHECKPOINT_DIR).exists() or (out / SPEC_FILE).exists():
             raise UsageError(
                 f"{str(out)!r} already holds a trial; use --resume {out} or another --out"
             )

@@ -1,8 +1,13 @@
 """Small real sweeps for the tests: a YAML written from a dict, and its command line."""
 
+import contextlib
+import json
+import os
+import pickle
 import sys
 from pathlib import Path
 
+import psutil
 import yaml
 
 TINY = {
@@ -38,3 +43,42 @@ def sweep_command(config: Path, storage: Path, *extra: str) -> list[str]:
         "disabled",
         *extra,
     ]
+
+
+def kill_tree(is_root) -> None:
+    """SIGKILL the processes `is_root` accepts and all their descendants, gathered
+    before anything dies (Ray's agents rename themselves and outlive a dead raylet).
+    Never `ray stop`: it would stop every Ray on the machine, a training run too."""
+    victims: dict[int, psutil.Process] = {}
+    for process in psutil.process_iter(["pid", "cmdline"]):
+        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
+            if process.pid != os.getpid() and is_root(process):
+                for p in [process, *process.children(recursive=True)]:
+                    victims[p.pid] = p
+    for process in victims.values():
+        with contextlib.suppress(psutil.NoSuchProcess):
+            process.kill()
+    psutil.wait_procs(list(victims.values()), timeout=30)
+
+
+def in_session(session_id: int):
+    return lambda process: os.getsid(process.pid) == session_id
+
+
+def using_temp_dir(temp_dir: Path):
+    return lambda process: str(temp_dir) in " ".join(process.info["cmdline"] or [])
+
+
+def trial_dirs(experiment: Path) -> list[Path]:
+    return sorted(p for p in experiment.iterdir() if p.is_dir() and (p / "params.json").exists())
+
+
+def last_result(trial: Path) -> dict:
+    lines = (trial / "result.json").read_text().strip().splitlines()
+    return json.loads(lines[-1])
+
+
+def checkpoint_service_state(checkpoint: Path) -> dict | None:
+    """The rating service's state in a trial checkpoint (None for method ppo)."""
+    with open(checkpoint / "algorithm_state.pkl", "rb") as handle:
+        return pickle.load(handle).get("rating_service")

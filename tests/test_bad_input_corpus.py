@@ -28,7 +28,7 @@ CORPUS: list[tuple[str, str]] = [
     (TRAIN.replace("3", "1", 1) + " --out {tmp}/t", "class count 1 is outside 2..10"),
     (TRAIN.replace(" --classes 3", "") + " --out {tmp}/t", "give classes (2..10)"),
     (TRAIN.replace("10", "0") + " --out {tmp}/t", "timesteps must be >= 1, got 0"),
-    ("-m rbrl_ray.train --resume {tmp}/nothing", "needs spec.json and checkpoint/"),
+    ("-m rbrl_ray.train --resume {tmp}/nothing", "no trial to resume in"),
     (TRAIN + " --out {tmp}/t --noise temp=2", "unknown noise setting 'temp=2'; allowed"),
     (TRAIN + " --out {tmp}/t --learner-gpus 1", "torch sees no CUDA device here"),
     (TRAIN + " --out {tmp}/t --rater robot", "invalid choice: 'robot'"),

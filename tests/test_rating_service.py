@@ -1,13 +1,15 @@
 """RatingService as a plain object: blocking and background fits publish the same model,
-a background fit is published one advance later, and a checkpoint taken while it runs
-keeps it."""
+a background fit is published one advance later, a checkpoint taken while it runs
+keeps it, and a restore takes over the ratings stored after its state."""
 
 import numpy as np
 import pytest
 import torch
 
 from rbrl_ray.experiment import ExperimentSpec, RatingSchedule
-from rbrl_ray.feedback.segments import cut_segments
+from rbrl_ray.feedback.recovery import unrestored
+from rbrl_ray.feedback.segments import Segments, cut_segments
+from rbrl_ray.feedback.store import UNKNOWN_QUERY, RatedStore
 from rbrl_ray.reward.config import RewardModelConfig
 from rbrl_ray.rllib.service import EXPLORE, MODEL, RatingService
 
@@ -95,3 +97,57 @@ def test_old_checkpoints_without_published_weights_still_load(tmp_path, backgrou
     restored = RatingService(_spec(background), str(tmp_path / "b"))
     restored.set_state(state)
     assert _equal(restored.reward_source(None)[2], restored.trainer.state_dict()["model"])
+
+
+def _takeover_spec() -> dict:
+    spec = _spec(background=False)
+    spec["schedule"].update(explore_steps=0, per_query=10, total=50)
+    return spec
+
+
+def test_a_restore_takes_over_the_ratings_stored_after_its_state(tmp_path):
+    first = RatingService(_takeover_spec(), str(tmp_path / "ratings"))
+    first.add_segments(_segments(0))
+    first.advance(100)  # queries 0 and 1
+    checkpoint = first.get_state()
+    first.advance(300)  # queries 2 and 3, after the checkpoint; then the service "dies"
+    assert len(first.labels) == 40
+
+    second = RatingService(_takeover_spec(), str(tmp_path / "ratings"))
+    assert second.set_state(checkpoint) == 20
+    # the checkpoint's ratings, then the two later queries' in the order they were made
+    assert np.array_equal(second.labels, first.labels)
+    assert np.array_equal(second.queries, [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10)
+    assert second.queries_done == 4 and second.ratings_reused == 20
+    assert second.version == checkpoint["version"] + 1  # refit on all 40
+    assert second.last_fit.ratings == 40
+    # the new lineage: one restored copy of all 40; nothing was asked again
+    (copy,) = second.store.files()
+    assert copy.restored and len(copy.labels) == 40
+    second.add_segments(_segments(1))
+    second.advance(400)
+    assert len(second.labels) == 50 and second.store.files()[-1].queries.tolist() == [4] * 10
+
+
+def test_a_fresh_restore_takes_over_everything_and_duplicates_count_as_ratings(tmp_path):
+    store = tmp_path / "ratings"
+    first = RatingService(_takeover_spec(), str(store))
+    twice = _segments(0, count=10)
+    first.add_segments(Segments.concat([twice, twice]))  # the same 10 segments twice
+    first.advance(100)
+    assert len(first.labels) == 20
+    second = RatingService(_takeover_spec(), str(store))
+    assert second.set_state(None) == 20  # a multiset: both copies are ratings
+    assert second.queries_done == 2
+    third = RatingService(_takeover_spec(), str(store))
+    assert third.set_state(second.get_state()) == 0  # nothing beyond the state
+
+
+def test_unrestored_counts_stores_without_query_indices_by_per_query(tmp_path):
+    store = RatedStore(tmp_path / "old")
+    for seed in range(3):  # as written before query indices existed
+        store.append(_segments(seed, count=10), np.zeros(10, np.int64))
+    found = unrestored(store.root, [], OBS_DIM, ACT_DIM)
+    assert len(found) == 30 and set(found.queries.tolist()) == {UNKNOWN_QUERY}
+    assert found.queries_done_after(0, per_query=10) == 3
+    assert found.queries_done_after(5, per_query=20) == 7

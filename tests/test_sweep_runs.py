@@ -1,10 +1,8 @@
-"""The sweep for real: through `ray job submit` to a local head, and an interrupted
-sweep resumed with every trial's ratings intact."""
+"""The sweep for real: through `ray job submit` to a local head (an interrupted sweep
+resumed with every rating intact: tests/test_faults.py)."""
 
-import contextlib
 import json
 import os
-import pickle
 import shutil
 import socket
 import subprocess
@@ -13,12 +11,10 @@ import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
-import psutil
 import pytest
 
-from rbrl_ray.feedback.store import RatedStore, lineages, load_latest
-from tests.sweep_helpers import sweep_command, write_sweep
+from rbrl_ray.feedback.store import load_latest
+from tests.sweep_helpers import kill_tree, last_result, trial_dirs, using_temp_dir
 
 pytestmark = pytest.mark.slow
 
@@ -30,46 +26,6 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def kill_tree(is_root) -> None:
-    """SIGKILL the processes `is_root` accepts and all their descendants, gathered
-    before anything dies (Ray's agents rename themselves and outlive a dead raylet).
-    Never `ray stop`: it would stop every Ray on the machine, a training run too."""
-    victims: dict[int, psutil.Process] = {}
-    for process in psutil.process_iter(["pid", "cmdline"]):
-        with contextlib.suppress(psutil.NoSuchProcess, psutil.AccessDenied):
-            if process.pid != os.getpid() and is_root(process):
-                for p in [process, *process.children(recursive=True)]:
-                    victims[p.pid] = p
-    for process in victims.values():
-        with contextlib.suppress(psutil.NoSuchProcess):
-            process.kill()
-    psutil.wait_procs(list(victims.values()), timeout=30)
-
-
-def in_session(session_id: int):
-    return lambda process: os.getsid(process.pid) == session_id
-
-
-def using_temp_dir(temp_dir: Path):
-    return lambda process: str(temp_dir) in " ".join(process.info["cmdline"] or [])
-
-
-def trial_dirs(experiment: Path) -> list[Path]:
-    return sorted(p for p in experiment.iterdir() if p.is_dir() and (p / "params.json").exists())
-
-
-def last_result(trial: Path) -> dict:
-    lines = (trial / "result.json").read_text().strip().splitlines()
-    return json.loads(lines[-1])
-
-
-def checkpoint_ratings(checkpoint: Path) -> np.ndarray | None:
-    with open(checkpoint / "algorithm_state.pkl", "rb") as handle:
-        state = pickle.load(handle)
-    service = state.get("rating_service")
-    return None if service is None else service["ratings"]["labels"]
 
 
 def test_smoke_sweep_through_ray_job_submit(tmp_path):
@@ -157,55 +113,3 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
             assert len(load_latest(trial / "ratings")[1]) == 50  # synced beside checkpoints
     assert methods == {"ppo", "rbrl", "ours"}
     assert (storage / "smoke" / "report" / "curves_cartpole-balance.png").stat().st_size > 0
-
-
-def test_killed_sweep_resumes_and_keeps_every_rating(tmp_path):
-    config = write_sweep(
-        tmp_path,
-        "resume",
-        methods=["rbrl", "ours"],
-        timesteps=10_000,
-        checkpoint_every=1,
-        max_failures=1,
-        schedule={"explore_steps": 0, "every": 1000, "per_query": 10, "total": 100},
-    )
-    storage = tmp_path / "storage"
-    command = sweep_command(config, storage)
-    log = open(tmp_path / "first.log", "w")
-    driver = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-    experiment = storage / "resume"
-    deadline = time.time() + 900
-    try:
-        while time.time() < deadline:  # until both trials have two checkpoints
-            trials = trial_dirs(experiment) if experiment.exists() else []
-            if len(trials) == 2 and all(len(list(t.glob("checkpoint_*"))) >= 2 for t in trials):
-                break
-            assert driver.poll() is None, (tmp_path / "first.log").read_text()[-3000:]
-            time.sleep(1)
-        else:
-            pytest.fail("the sweep made no checkpoints in time")
-    finally:
-        # the driver and the Ray it started in-process: everything in its session
-        kill_tree(in_session(driver.pid))
-        driver.wait()
-
-    before = {}
-    for trial in trial_dirs(experiment):
-        before[trial.name] = [checkpoint_ratings(c) for c in sorted(trial.glob("checkpoint_*"))]
-        assert last_result(trial)["env_runners"]["num_env_steps_sampled_lifetime"] < 10_000
-
-    resumed = subprocess.run([*command, "--resume"], capture_output=True, text=True, timeout=1200)
-    assert resumed.returncode == 0, resumed.stdout[-4000:]
-    assert "2 of 2 trials finished" in resumed.stdout
-    for trial in trial_dirs(experiment):
-        assert last_result(trial)["env_runners"]["num_env_steps_sampled_lifetime"] >= 10_000
-        final = checkpoint_ratings(max(trial.glob("checkpoint_*")))
-        assert len(final) == 100  # exactly the schedule's total: nothing re-queried
-        # Tune resumed from one of the checkpoints it had: all of its ratings kept, unchanged
-        assert any(np.array_equal(final[: len(kept)], kept) for kept in before[trial.name])
-        # and every rating of the newest pre-kill checkpoint is still on disk in storage,
-        # even where the resume rewound past it
-        newest = before[trial.name][-1]
-        stored = [RatedStore(p).load()[1] for p in lineages(trial / "ratings")]
-        assert any(np.array_equal(s[: len(newest)], newest) for s in stored)
-        assert np.array_equal(stored[-1], final)  # the newest lineage is the trial's ratings

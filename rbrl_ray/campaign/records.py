@@ -7,7 +7,6 @@ rating histogram, and where and how long it ran. No checkpoints, no W&B files.
 
 from __future__ import annotations
 
-import json
 import os
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.jsonio import strict
+from rbrl_ray.jsonio import read_json, read_json_lines, strict
 
 #: Flattened result metrics kept per iteration.
 KEPT_METRICS = (
@@ -52,13 +51,10 @@ def flatten(result: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 def result_rows(trial_dir: Path) -> list[dict[str, Any]]:
     """Every iteration in a Tune trial's result.json, flattened (a cut last line skipped:
     the trial was killed mid-write, and the next run repeats that iteration)."""
-    rows = []
     path = trial_dir / "result.json"
-    for line in path.read_text().splitlines() if path.exists() else []:
-        try:
-            rows.append(flatten(json.loads(line)))
-        except json.JSONDecodeError:
-            continue
+    advice = "move the trial folder aside and rerun the trial"
+    values, _ = read_json_lines(path, "Tune result file", advice) if path.exists() else ([], 0)
+    rows = [flatten(value) for value in values]
     by_iteration = {row.get(m.ITERATION): row for row in rows}  # a rerun iteration: the last
     return [by_iteration[i] for i in sorted(i for i in by_iteration if i is not None)]
 
@@ -90,7 +86,7 @@ def pending(trials: list[Any], records: Path) -> list[Any]:
 
 
 def read_record(path: Path) -> dict[str, Any]:
-    return json.loads(path.read_text())
+    return read_json(path, "trial record", "restore it with git, or delete it to rerun the trial")
 
 
 def machine_line() -> str:

@@ -108,3 +108,12 @@ def segment_ids(segments: Segments) -> list[str]:
         hashlib.sha1(segments.obs[i].tobytes() + segments.act[i].tobytes()).hexdigest()[:16]
         for i in range(len(segments))
     ]
+
+
+def ratings_digest(segments: Segments, labels: np.ndarray) -> str:
+    """One hash of a rated data set (each segment's id and label, in order): equal
+    digests mean a model was fit on exactly these ratings."""
+    digest = hashlib.sha1()
+    for sid, label in zip(segment_ids(segments), np.asarray(labels).tolist(), strict=True):
+        digest.update(f"{sid}:{label};".encode())
+    return digest.hexdigest()[:16]

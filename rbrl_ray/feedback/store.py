@@ -12,6 +12,12 @@ starting with the ratings it restored.
 The newest lineage is the trial's current ratings; older ones keep what earlier
 runs collected (also ratings a restore rewound past), so nothing is overwritten,
 even when node-local folders are synced to shared storage.
+
+Each file says where its ratings came from: `query`, per rating, the index of the
+schedule query that asked for it (-1 where unknown: stores written before this
+field), and `restored`, whether the file is a copy a restore wrote (the restored
+ratings plus those it took over from the previous lineage) rather than the answer
+to a query. Counting only non-restored files therefore counts each rating once.
 """
 
 from __future__ import annotations
@@ -19,6 +25,7 @@ from __future__ import annotations
 import os
 import time
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -27,6 +34,7 @@ from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.validation import ConfigError
 
 _PATTERN = "ratings_*.npz"
+UNKNOWN_QUERY = -1
 #: Per-rating fields a person's ratings add (rating page); a synthetic file has none.
 ANNOTATION_FIELDS = ("annotator", "rated_at", "response_s")
 
@@ -48,11 +56,37 @@ def _read(path: Path) -> dict[str, np.ndarray]:
         with np.load(path) as data:
             arrays = {name: data[name] for name in data.files}
         Segments(arrays["obs"], arrays["act"], arrays["true_rewards"], arrays.get("states"))
-        if len(arrays["labels"]) != len(arrays["true_rewards"]):
-            raise ValueError("labels and segments differ in number")
+        for field in ("labels", "query"):
+            if field in arrays and len(arrays[field]) != len(arrays["true_rewards"]):
+                raise ValueError(f"{field} and segments differ in number")
         return arrays
     except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile) as err:
         raise DamagedStoreFile(path, err) from None
+
+
+@dataclass(frozen=True)
+class StoreFile:
+    """One file of a store: its ratings and where they came from."""
+
+    path: Path
+    segments: Segments
+    labels: np.ndarray
+    queries: np.ndarray  # per rating: the query that asked for it, or UNKNOWN_QUERY
+    restored: bool  # a restore's copy, not the answer to a query
+    annotations: dict[str, np.ndarray]  # a person's ANNOTATION_FIELDS, where given
+
+
+def _store_file(path: Path, data: dict[str, np.ndarray]) -> StoreFile:
+    n = len(data["labels"])
+    states = data.get("states")  # None in stores from before physics states
+    return StoreFile(
+        path,
+        Segments(data["obs"], data["act"], data["true_rewards"], states),
+        data["labels"],
+        np.asarray(data.get("query", np.full(n, UNKNOWN_QUERY)), np.int64),
+        bool(data.get("restored", False)),
+        {name: data[name] for name in ANNOTATION_FIELDS if name in data},
+    )
 
 
 class RatedStore:
@@ -72,15 +106,22 @@ class RatedStore:
         return sorted(self.root.glob(_PATTERN))
 
     def _readable(self) -> list[dict[str, np.ndarray]]:
+        return [data for _, data in self._readable_with_paths()]
+
+    def _readable_with_paths(self) -> list[tuple[Path, dict[str, np.ndarray]]]:
         out, self.skipped = [], []
         for path in self._files():
             try:
-                out.append(_read(path))
+                out.append((path, _read(path)))
             except DamagedStoreFile:
                 if not self.skip_damaged:
                     raise
                 self.skipped.append(path)
         return out
+
+    def files(self) -> list[StoreFile]:
+        """Every readable file, in append order."""
+        return [_store_file(path, data) for path, data in self._readable_with_paths()]
 
     def __len__(self) -> int:
         return sum(len(data["labels"]) for data in self._readable())
@@ -90,17 +131,26 @@ class RatedStore:
         segments: Segments,
         labels: np.ndarray,
         annotations: dict[str, np.ndarray] | None = None,
+        *,
+        queries: np.ndarray | int | None = None,
+        restored: bool = False,
     ) -> Path:
         """Write one batch of rated segments (with their physics states, if recorded,
-        and a person's ANNOTATION_FIELDS, if given); returns its file."""
+        a person's ANNOTATION_FIELDS, if given, and the query of each rating, if
+        known); `restored` marks a restore's copy. Returns its file."""
         labels = np.asarray(labels, dtype=np.int64)
         if len(labels) != len(segments):
             raise ValueError(f"{len(segments)} segments but {len(labels)} labels")
+        query = np.broadcast_to(
+            np.asarray(UNKNOWN_QUERY if queries is None else queries, np.int64), labels.shape
+        )
         arrays = {
             "obs": segments.obs,
             "act": segments.act,
             "true_rewards": segments.true_rewards,
             "labels": labels,
+            "query": np.array(query),
+            "restored": np.array(restored),
         }
         if segments.states is not None:
             arrays["states"] = segments.states
@@ -112,11 +162,15 @@ class RatedStore:
         index = len(self._files())
         final = self.root / f"ratings_{index:06d}.npz"
         partial = self.root / f".ratings_{index:06d}.npz.partial"
-        with open(partial, "wb") as handle:
-            np.savez(handle, **arrays)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(partial, final)
+        try:
+            with open(partial, "wb") as handle:
+                np.savez(handle, **arrays)
+                handle.flush()
+                os.fsync(handle.fileno())
+            os.replace(partial, final)
+        except BaseException:
+            partial.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
+            raise
         _fsync_dir(self.root)  # the rename itself survives a crash
         return final
 

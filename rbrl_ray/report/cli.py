@@ -27,6 +27,11 @@ def build_parser() -> OneLineParser:
     p.add_argument("--out", type=Path, help="default: STORAGE_DIR/report")
     p.add_argument("--wandb", action="store_true", help="also log the report to W&B")
     p.add_argument("--wandb-project", default="rbrl_ray")
+    p.add_argument(
+        "--skip-damaged",
+        action="store_true",
+        help="leave out trials whose files cannot be read, and list them (default: stop)",
+    )
     return p
 
 
@@ -37,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
     # a campaign's RESULTS.md and figures live beside its records, to be committed
     default = args.storage_dir if is_campaign(args.storage_dir) else args.storage_dir / "report"
     out = args.out or default
-    result = write_report(args.storage_dir, out)
+    result = write_report(args.storage_dir, out, args.skip_damaged)
     print(result["summary"].to_string(index=False))
+    for damage in result["skipped"]:
+        print(f"skipped: {damage}")
     for gap in result["missing"]:
         print(f"missing: {gap}")
     if args.wandb:

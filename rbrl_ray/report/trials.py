@@ -9,7 +9,6 @@ one compact record per finished trial (rbrl_ray/campaign/records.py).
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,6 +19,7 @@ from ray.tune.utils import flatten_dict
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.jsonio import DamagedFile, read_json, read_json_lines
 from rbrl_ray.rllib.keys import spec_of
 
 #: Metric -> the curve's column name.
@@ -93,20 +93,48 @@ def curve_frame(rows: list[dict]) -> pd.DataFrame:
 
 
 def read_curve(result_file: Path) -> pd.DataFrame:
-    lines = result_file.read_text().splitlines() if result_file.exists() else []
-    return curve_frame([flatten_dict(json.loads(line), delimiter="/") for line in lines if line])
+    """The curve of a Tune trial's result.json (a line cut short by a kill is left out)."""
+    rows, _ = (
+        read_json_lines(result_file, "Tune result file", ADVICE)
+        if result_file.exists()
+        else ([], False)
+    )
+    return curve_frame([flatten_dict(row, delimiter="/") for row in rows])
 
 
-def load_records(folder: Path) -> list[Trial]:
-    """Every compact trial record in `folder`/trials (a campaign's results)."""
-    trials = []
-    for path in sorted((folder / "trials").glob("*.json")):
-        record = json.loads(path.read_text())
+ADVICE = "move it aside and report the rest, or pass --skip-damaged"
+
+
+@dataclass
+class Loaded:
+    """The trials read from a folder and the damaged files left out (--skip-damaged)."""
+
+    trials: list[Trial]
+    skipped: list[DamagedFile]
+
+
+def _record(path: Path) -> Trial:
+    record = read_json(path, "trial record", ADVICE)
+    try:
         spec = ExperimentSpec.model_validate(record["spec"])
         histogram = record.get("rating_histogram")
         histogram = tuple(histogram) if histogram else None
-        trials.append(Trial(path, spec, curve_frame(record["iterations"]), histogram))
-    return trials
+        return Trial(path, spec, curve_frame(record["iterations"]), histogram)
+    except (KeyError, TypeError, ValueError) as err:
+        problem = f"not a trial record: {type(err).__name__} {err}".splitlines()[0]
+        raise DamagedFile(path, "trial record", problem, ADVICE) from None
+
+
+def _tune_trial(params: Path) -> Trial | None:
+    config = read_json(params, "Tune params file", ADVICE)
+    try:
+        spec = spec_of(config)
+    except (TypeError, ValueError) as err:
+        problem = f"its experiment spec is invalid: {type(err).__name__}".splitlines()[0]
+        raise DamagedFile(params, "Tune params file", problem, ADVICE) from None
+    if spec is None:
+        return None
+    return Trial(params.parent, spec, read_curve(params.parent / "result.json"))
 
 
 def is_campaign(folder: Path) -> bool:
@@ -114,15 +142,23 @@ def is_campaign(folder: Path) -> bool:
     return (folder / "trials").is_dir()
 
 
-def load_trials(storage_dir: Path) -> list[Trial]:
+def load_trials(storage_dir: Path, skip_damaged: bool = False) -> Loaded:
     """A campaign's records, or every Tune trial folder under `storage_dir` that carries
-    an experiment spec."""
+    an experiment spec. A damaged file raises DamagedFile, or with `skip_damaged` is
+    left out and listed; nothing is ever changed on disk."""
     if is_campaign(storage_dir):
-        return load_records(storage_dir)
-    trials = []
-    for params in sorted(storage_dir.glob("*/params.json")):
-        spec = spec_of(json.loads(params.read_text()))
-        if spec is None:
+        paths, read = sorted((storage_dir / "trials").glob("*.json")), _record
+    else:
+        paths, read = sorted(storage_dir.glob("*/params.json")), _tune_trial
+    loaded = Loaded([], [])
+    for path in paths:
+        try:
+            trial = read(path)
+        except DamagedFile as damage:
+            if not skip_damaged:
+                raise
+            loaded.skipped.append(damage)
             continue
-        trials.append(Trial(params.parent, spec, read_curve(params.parent / "result.json")))
-    return trials
+        if trial is not None:
+            loaded.trials.append(trial)
+    return loaded

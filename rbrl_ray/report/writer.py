@@ -16,9 +16,11 @@ FIG2_METHODS = ["ppo", "rbrl", "ours"]
 FIG3_METHODS = ["ours", "ours_equal", "ours_cls", "ours_reg"]
 
 
-def write_report(storage_dir: Path, out: Path) -> dict[str, object]:
-    """Every file of the report; returns what was written and what is missing."""
-    trials = load_trials(storage_dir)
+def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> dict[str, object]:
+    """Every file of the report; returns what was written, what is missing and the
+    damaged files left out (`skip_damaged`; otherwise one raises DamagedFile)."""
+    loaded = load_trials(storage_dir, skip_damaged)
+    trials = loaded.trials
     if not trials:
         raise ConfigError(f"no trials in {str(storage_dir)!r}: expected folders with params.json")
     out.mkdir(parents=True, exist_ok=True)
@@ -49,7 +51,7 @@ def write_report(storage_dir: Path, out: Path) -> dict[str, object]:
         page = out / "report.md"
         page.write_text(report_markdown(storage_dir, trials, summary, figures, gaps))
     return {"summary": summary, "figures": figures, "missing": gaps, "trials": trials,
-            "page": page}  # fmt: skip
+            "page": page, "skipped": loaded.skipped}  # fmt: skip
 
 
 def log_to_wandb(out: Path, result: dict[str, object], project: str, name: str) -> str:

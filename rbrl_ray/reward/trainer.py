@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from rbrl_ray.feedback.segments import Segments
+from rbrl_ray.feedback.segments import Segments, ratings_digest
 from rbrl_ray.reward.config import RewardModelConfig
 from rbrl_ray.reward.losses import RECIPES, RatingLoss
 from rbrl_ray.reward.model import RewardEnsemble
@@ -34,6 +34,9 @@ class FitReport:
     sigma_cls: float | None
     sigma_reg: float | None
     seconds: float
+    # what it was fit on (0 and "" in checkpoints from before these fields)
+    ratings: int = 0
+    ratings_digest: str = ""  # feedback.segments.ratings_digest of its data
 
 
 EpochCallback = Callable[[int, float], None]  # (epoch, training accuracy)
@@ -80,7 +83,9 @@ class RewardTrainer:
             if accuracy >= self.config.target_accuracy:
                 break
         sigma_cls, sigma_reg = self.loss.sigmas()
-        return FitReport(epochs, accuracy, loss, sigma_cls, sigma_reg, time.perf_counter() - start)
+        seconds = time.perf_counter() - start
+        digest = ratings_digest(segments, labels)
+        return FitReport(epochs, accuracy, loss, sigma_cls, sigma_reg, seconds, len(y), digest)
 
     def _epoch(self, obs: torch.Tensor, act: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
         members, total = self.config.members, len(y)

@@ -19,7 +19,6 @@ import dataclasses
 from pathlib import Path
 from typing import Any
 
-import ray
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 from ray.rllib.connectors.env_to_module import MeanStdFilter
@@ -51,11 +50,13 @@ from rbrl_ray.rllib.keys import (
 )
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
-from rbrl_ray.rllib.service import start_rating_service
-from rbrl_ray.rllib.tune_restore import without_placeholders
+from rbrl_ray.rllib.service_keeper import ServiceKeeper
+from rbrl_ray.rllib.tune_restore import trial_ratings_dir, without_placeholders
 from rbrl_ray.vector_env import make_env_or_vector
 
 ENV_ID = "rbrl_ray/dmc"
+#: Beside SERVICE_COMPONENT in a checkpoint: how often the trial replaced its service.
+SERVICE_RESTARTS_KEY = "rating_service_restarts"
 SAMPLE_TIMEOUT_S = 3600.0
 
 #: AlgorithmConfig attributes the spec sets -> the spec field that owns each.
@@ -269,7 +270,12 @@ def as_rating_config(config: AlgorithmConfig | dict) -> RatingPPOConfig:
 
 
 class RatingPPO(PPO):
-    rating_service: Any = None
+    service: ServiceKeeper | None = None
+
+    @property
+    def rating_service(self) -> Any:
+        """The trial's RatingService actor handle (None with method `ppo`)."""
+        return None if self.service is None else self.service.actor
 
     def __init__(
         self, config: AlgorithmConfig | dict | None = None, env: Any = None, **kwargs: Any
@@ -296,23 +302,25 @@ class RatingPPO(PPO):
     def setup(self, config: AlgorithmConfig) -> None:
         super().setup(config)
         spec = spec_of(self.config)
-        self.rating_service = None
+        self.service = None
         if spec is None or not spec.learns_reward:
             return
         extras = self.config.learner_config_dict
-        root = Path(extras.get(RATING_DIR_KEY) or Path(self.logdir) / "ratings")
+        root = Path(extras.get(RATING_DIR_KEY) or trial_ratings_dir(self))
         desk = Path(extras.get(DESK_DIR_KEY) or root.parent / "rating_desk")
         # the trial's queue on a shared rating desk: Tune's trial id survives restores
-        self.rating_service = start_rating_service(spec, root, self.trial_id, desk)
-        service = self.rating_service
-        self.learner_group.foreach_learner(lambda learner: learner.attach_rating_service(service))
-        self.attach_env_runners()
+        self.service = ServiceKeeper(spec, root, self.trial_id, desk, self._attach_service)
 
-    def attach_env_runners(self, indices: list[int] | None = None) -> None:
+    def _attach_service(self, service: Any) -> None:
+        """Hand a (new) service actor to the learners' relabellers and every EnvRunner."""
+        self.learner_group.foreach_learner(lambda learner: learner.attach_rating_service(service))
+        self.attach_env_runners(service=service)
+
+    def attach_env_runners(self, indices: list[int] | None = None, service: Any = None) -> None:
         """Give EnvRunners (all, or the recreated `indices`) the service handle."""
-        if self.rating_service is None:
+        service = service or self.rating_service
+        if service is None:
             return
-        service = self.rating_service
 
         def attach(env_runner: Any) -> None:
             setattr(env_runner, SERVICE_ATTR, service)
@@ -350,32 +358,31 @@ class RatingPPO(PPO):
         learner = result.get("learners", {}).get(ALL_MODULES, {})
         if m.PEARSON_TRUE in learner:
             result[m.PEARSON_TRUE] = learner[m.PEARSON_TRUE]
-        if self.rating_service is None:
+        if self.service is None:
             return
         steps = int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME])
-        result.update(ray.get(self.rating_service.advance.remote(steps)))
+        result.update(self.service.call("advance", steps))
+        result[m.SERVICE_RESTARTS] = self.service.restarts
 
     def get_state(
         self, components: Any = None, *, not_components: Any = None, **kwargs: Any
     ) -> dict[str, Any]:
         state = super().get_state(components, not_components=not_components, **kwargs)
-        if self.rating_service is not None and self._check_component(
+        if self.service is not None and self._check_component(
             SERVICE_COMPONENT, components, not_components
         ):
-            state[SERVICE_COMPONENT] = ray.get(self.rating_service.get_state.remote())
+            state[SERVICE_COMPONENT] = self.service.get_state()
+            state[SERVICE_RESTARTS_KEY] = self.service.restarts
         return state
 
     def set_state(self, state: dict[str, Any]) -> None:
         super().set_state(state)
-        if self.rating_service is not None and SERVICE_COMPONENT in state:
-            ray.get(self.rating_service.set_state.remote(state[SERVICE_COMPONENT]))
+        if self.service is not None and SERVICE_COMPONENT in state:
+            self.service.set_state(state[SERVICE_COMPONENT])
+            self.service.restarts = state.get(SERVICE_RESTARTS_KEY, 0)
 
     def cleanup(self) -> None:
         super().cleanup()
-        if self.rating_service is not None:
-            try:
-                ray.get(self.rating_service.close.remote(), timeout=60)
-            except (ray.exceptions.RayError, TimeoutError):
-                pass  # a dead or stuck service has nothing on the page worth waiting for
-            ray.kill(self.rating_service)
-            self.rating_service = None
+        if self.service is not None:
+            self.service.close()
+            self.service = None

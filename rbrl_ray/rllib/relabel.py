@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import ray
 import torch
+from ray.exceptions import RayActorError
 from ray.rllib.connectors.common.numpy_to_tensor import NumpyToTensor
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core import ALL_MODULES, Columns
@@ -59,10 +60,18 @@ class RewardRelabeller(ConnectorV2):
         self.phase = EXPLORE
 
     def _refresh(self) -> None:
-        """Pull the newest weights when the service's (session, version) changed."""
+        """Pull the newest weights when the service's (session, version) changed.
+
+        A dead service leaves the weights as they are: they are the ones it published
+        last, which is what this update would have used anyway. The trial's driver
+        replaces the service after the update and attaches the new one here.
+        """
         if self.service is None:
             raise RuntimeError("RewardRelabeller has no rating service attached")
-        key, phase, weights = ray.get(self.service.reward_source.remote(self.key))
+        try:
+            key, phase, weights = ray.get(self.service.reward_source.remote(self.key))
+        except RayActorError:
+            return
         if weights is not None:
             self.model.load_state_dict(weights)
         self.key, self.phase = key, phase

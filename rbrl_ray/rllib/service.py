@@ -12,6 +12,11 @@ trial trains its next iteration, and is published (version + 1) by the next
 therefore depends only on the iteration count, never on timing: runs stay
 reproducible, and the fit's time hides behind an iteration whenever the service
 has a CPU of its own.
+
+A restore (`set_state`: a checkpoint, or None for the trial's start when a service
+that died before any checkpoint is replaced) also takes over every rating the
+trial's previous run stored after that state (feedback/recovery.py), moves the
+schedule past the queries that made them, and refits: no rating is asked twice.
 """
 
 from __future__ import annotations
@@ -24,16 +29,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-import ray
-from ray.util.placement_group import get_current_placement_group
-from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.feedback.rater import SKIPPED, SyntheticRater
+from rbrl_ray.feedback.recovery import Unrestored, unrestored
 from rbrl_ray.feedback.segments import Segments, segment_ids
-from rbrl_ray.feedback.store import new_lineage
+from rbrl_ray.feedback.store import ANNOTATION_FIELDS, lineages, new_lineage
 from rbrl_ray.human.online import HumanRater
 from rbrl_ray.reward.metrics import member_returns
 from rbrl_ray.reward.trainer import FitReport, RewardTrainer
@@ -71,12 +74,14 @@ class RatingService:
         self.pool: list[Segments] = []
         self.rated: Segments = Segments.empty(*self.dims)
         self.labels = np.zeros(0, np.int64)
+        self.queries = np.zeros(0, np.int64)  # per rating: the query that asked for it
         self.annotations: dict[str, np.ndarray] | None = None  # a person's, per rating
         self.env_steps = 0
         self.queries_done = 0
         self.version = 0  # 0: untrained model; +1 per fit
         self.last_fit: FitReport | None = None
         self.segments_received = 0
+        self.ratings_reused = 0  # taken over from earlier runs at restores
         self.published = self._model_snapshot()  # the weights learners get
         self._fit_thread: threading.Thread | None = None
         self._pending: FitReport | None = None  # a finished fit, not yet published
@@ -115,13 +120,16 @@ class RatingService:
             self._query(min(schedule.per_query, schedule.total - len(self.labels)))
             self.queries_done += 1
         if len(self.labels) > rated_before:
-            if schedule.background_fit:
-                self._start_background_fit()
-            else:
-                self._publish(self.trainer.fit(self.rated, self.labels))
+            self._refit()
         return self.metrics()
 
     # -- fitting ------------------------------------------------------------------
+    def _refit(self) -> None:
+        if self.spec.schedule.background_fit:
+            self._start_background_fit()
+        else:
+            self._publish(self.trainer.fit(self.rated, self.labels))
+
     def _publish(self, report: FitReport) -> None:
         self.last_fit, self.version = report, self.version + 1
         self.published = self._model_snapshot()
@@ -166,12 +174,25 @@ class RatingService:
         keep = np.setdiff1d(np.arange(len(candidates)), used)
         self.pool = [candidates.take(keep)] if len(keep) else []
         if len(labels):
-            self.store.append(segments, labels, notes)
-            self.rated = Segments.concat([self.rated, segments])
-            self.labels = np.concatenate([self.labels, labels])
-            if notes:
-                held = self.annotations or {k: v[:0] for k, v in notes.items()}
-                self.annotations = {k: np.concatenate([held[k], notes[k]]) for k in notes}
+            self.store.append(segments, labels, notes, queries=self.queries_done)
+            queries = np.full(len(labels), self.queries_done, np.int64)
+            self._add_ratings(segments, labels, queries, notes)
+
+    def _add_ratings(
+        self,
+        segments: Segments,
+        labels: np.ndarray,
+        queries: np.ndarray,
+        notes: dict[str, np.ndarray] | None,
+    ) -> None:
+        held = len(self.labels)
+        self.rated = Segments.concat([self.rated, segments])
+        self.labels = np.concatenate([self.labels, labels])
+        self.queries = np.concatenate([self.queries, queries])
+        if notes or self.annotations:  # a person's; blanks where a side has none
+            old = self.annotations or _blank_annotations(held)
+            new = notes or _blank_annotations(len(labels))
+            self.annotations = {k: np.concatenate([old[k], new[k]]) for k in ANNOTATION_FIELDS}
 
     def _select(self, candidates: Segments, count: int) -> np.ndarray:
         if self.spec.schedule.selection == "disagreement" and self.version > 0:
@@ -202,7 +223,10 @@ class RatingService:
             m.RM_PHASE: self.phase,
             m.RM_FIT_RUNNING: self._fit_thread is not None,
         }
+        if self.ratings_reused:
+            out[m.RATINGS_REUSED] = self.ratings_reused
         if fit is not None:
+            out[m.RM_FIT_RATINGS] = fit.ratings
             out[m.RM_ACCURACY] = fit.train_accuracy
             out[m.RM_FIT_EPOCHS] = fit.epochs
             out[m.RM_FIT_SECONDS] = fit.seconds
@@ -222,6 +246,7 @@ class RatingService:
                 "true_rewards": self.rated.true_rewards,
                 "states": self.rated.states,
                 "labels": self.labels,
+                "queries": self.queries,
                 "annotations": self.annotations,
             },
             "trainer": self.trainer.state_dict(),
@@ -233,28 +258,61 @@ class RatingService:
             "published": self.published,
             "pending_fit": None if self._pending is None else self._pending.__dict__,
             "segments_received": self.segments_received,
+            "ratings_reused": self.ratings_reused,
         }
 
-    def set_state(self, state: dict[str, Any]) -> None:
+    def set_state(self, state: dict[str, Any] | None) -> int:
+        """Restore `state` (None: the trial's start), take over the ratings the trial's
+        newest lineage holds beyond it, and start a new lineage with all of them;
+        refit if any was taken over. Returns how many were."""
         self._wait_for_fit()  # no thread may train the model being replaced
+        previous = lineages(self.ratings_root)  # before this run writes its own
+        if state is not None:
+            self._load_state(state)
+        found = unrestored(previous[-1] if previous else None, segment_ids(self.rated), *self.dims)
+        self._take_over(found)
+        # A new lineage holding exactly the restored ratings; the old one stays as it is.
+        self.session = uuid.uuid4().hex
+        self.store = new_lineage(self.ratings_root, self.session[:8])
+        if len(self.labels):
+            self.store.append(
+                self.rated, self.labels, self.annotations, queries=self.queries, restored=True
+            )
+        if len(found):
+            self._refit()
+        return len(found)
+
+    def _take_over(self, found: Unrestored) -> None:
+        if not len(found):
+            return
+        self.queries_done = found.queries_done_after(
+            self.queries_done, self.spec.schedule.per_query
+        )
+        self._add_ratings(found.segments, found.labels, found.queries, found.annotations or None)
+        self.ratings_reused += len(found)
+        print(
+            f"rating service: took over {len(found)} ratings from {found.source} "
+            f"(made after the restored state); schedule at query {self.queries_done}",
+            flush=True,
+        )
+
+    def _load_state(self, state: dict[str, Any]) -> None:
         r = state["ratings"]
         self.rated = Segments(r["obs"], r["act"], r["true_rewards"], r.get("states"))
         self.labels = np.asarray(r["labels"], np.int64)
+        # checkpoints from before query indices: unknown (store.UNKNOWN_QUERY)
+        self.queries = np.asarray(r.get("queries", np.full(len(self.labels), -1)), np.int64)
         self.annotations = r.get("annotations")
         self.trainer.load_state_dict(state["trainer"])
         self.rng.bit_generator.state = state["rng"]
         self.env_steps, self.queries_done = state["env_steps"], state["queries_done"]
         self.version, self.segments_received = state["version"], state["segments_received"]
+        self.ratings_reused = state.get("ratings_reused", 0)
         self.last_fit = FitReport(**state["last_fit"]) if state["last_fit"] else None
         pending = state.get("pending_fit")
         self._pending = FitReport(**pending) if pending else None
         # Checkpoints from before background fits carry no "published": the model is it.
         self.published = state.get("published") or self._model_snapshot()
-        # A new lineage holding exactly the restored ratings; the old one stays as it is.
-        self.session = uuid.uuid4().hex
-        self.store = new_lineage(self.ratings_root, self.session[:8])
-        if len(self.labels):
-            self.store.append(self.rated, self.labels, self.annotations)
 
     def close(self) -> None:
         """The trial ended: take its segments off the rating page (a fit still running
@@ -265,29 +323,19 @@ class RatingService:
     def ping(self) -> bool:
         return True
 
+    def fit_in_progress(self) -> bool:
+        """Whether a background fit is training right now (not merely unpublished)."""
+        return self._fit_thread is not None and self._fit_thread.is_alive()
 
-def start_rating_service(
-    spec: ExperimentSpec, root: Path, queue: str = "trial", desk_root: Path | None = None
-) -> Any:
-    """The trial's RatingService actor, placed in the trial's own bundle when it has one.
+    def process_id(self) -> int:
+        """The actor's OS process (what an operator, or a fault test, would kill)."""
+        return os.getpid()
 
-    Inside a Tune trial every actor is captured by the trial's placement group;
-    `default_resource_request` adds the service's bundle as the last one.
-    """
-    group = get_current_placement_group()
-    options: dict[str, Any] = {"num_cpus": spec.service_cpus}
-    if group is not None and spec.service_cpus > 0:
-        options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
-            group, placement_group_bundle_index=len(group.bundle_specs) - 1
-        )
-    threads = (
-        max(1, int(spec.service_cpus)) if spec.service_cpus >= 1 else min(2, os.cpu_count() or 1)
-    )
-    options["runtime_env"] = {"env_vars": {"OMP_NUM_THREADS": str(threads)}}
-    actor = (
-        ray.remote(RatingService)
-        .options(**options)
-        .remote(spec.model_dump(mode="json"), str(root), queue, desk_root and str(desk_root))
-    )
-    ray.get(actor.ping.remote())
-    return actor
+
+def _blank_annotations(count: int) -> dict[str, np.ndarray]:
+    """ANNOTATION_FIELDS of ratings without a person's notes (synthetic ones)."""
+    return {
+        "annotator": np.full(count, "", dtype="<U1"),
+        "rated_at": np.full(count, np.nan),
+        "response_s": np.full(count, np.nan),
+    }

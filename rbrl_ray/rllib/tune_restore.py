@@ -1,10 +1,16 @@
-"""What Tune's restore leaves in a trial's config, and how a config is read past it."""
+"""What a trial finds again when Tune restores it: its config (read past Tune's
+placeholders) and its ratings folder."""
 
 from __future__ import annotations
 
+import logging
+from pathlib import Path
 from typing import Any
 
+import pyarrow.fs
 from ray.tune.impl.placeholder import _RefResolver
+
+logger = logging.getLogger(__name__)
 
 
 def _holds_placeholder(value: Any) -> bool:
@@ -28,3 +34,29 @@ def without_placeholders(config: dict[str, Any]) -> dict[str, Any]:
     `for_trial`, so the placeholder is dropped and the setting comes from there.
     """
     return {key: value for key, value in config.items() if not _holds_placeholder(value)}
+
+
+def trial_ratings_dir(trainable: Any) -> Path:
+    """The trial's ratings folder, the same for every attempt of the trial.
+
+    Tune runs each attempt in a working folder of its own Ray session and syncs it
+    to storage now and then, so a sweep resumed in a new session would not see the
+    ratings its earlier attempts stored there (nor those made after the last sync).
+    With storage on a local or mounted file system the ratings therefore go
+    straight to the trial's folder in storage: durable as soon as written, and
+    found by every later attempt. With remote storage (s3://, gs://) they stay in
+    the working folder, synced up by Tune; the stored lineages are copied down
+    first. Outside Tune: <logdir>/ratings.
+    """
+    working = Path(trainable.logdir) / "ratings"
+    storage = getattr(trainable, "_storage", None)
+    if storage is None:
+        return working
+    if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+        return Path(storage.trial_fs_path) / "ratings"
+    stored = f"{storage.trial_fs_path}/ratings"
+    info = storage.storage_filesystem.get_file_info(stored)
+    if info.type == pyarrow.fs.FileType.Directory:
+        logger.info("copying the trial's stored ratings down from %s", stored)
+        pyarrow.fs.copy_files(stored, str(working), source_filesystem=storage.storage_filesystem)
+    return working
