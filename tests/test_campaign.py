@@ -12,6 +12,7 @@ import pytest
 import yaml
 
 from rbrl_ray.campaign.config import load_campaign
+from rbrl_ray.jsonio import DamagedFile
 from tests.sweep_helpers import TINY
 
 REPO = Path(__file__).resolve().parent.parent
@@ -222,3 +223,18 @@ def test_a_run_this_version_cannot_restore_is_refused_in_one_line(tmp_path):
         restored_tuner(str(tmp_path))  # refused before Tune could restart the run
     message = str(err.value)
     assert "trial_b cannot be restored" in message and "\n" not in message
+
+
+def test_a_run_holds_every_trial_of_its_manifest_once_tune_can_resume_it(tmp_path):
+    from rbrl_ray.campaign.runner import MANIFEST, run_keys
+    from rbrl_ray.jsonio import write_json
+
+    run = tmp_path / "run-3"
+    write_json(run / MANIFEST, ["a_ppo_s0_00000000", "b_ours_c3_s1_11111111"])
+    # killed before Tune saved its state: nothing can resume these, so a new run may
+    assert run_keys(run) == set()
+    (run / "tuner.pkl").write_bytes(b"")  # what Tuner.can_restore looks for
+    assert run_keys(run) == {"a_ppo_s0_00000000", "b_ours_c3_s1_11111111"}
+    (run / MANIFEST).write_text('["a_ppo_s0')
+    with pytest.raises(DamagedFile, match="damaged campaign run manifest"):
+        run_keys(run)

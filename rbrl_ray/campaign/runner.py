@@ -17,10 +17,14 @@ from rbrl_ray.campaign.records import (
     record_path,
     result_rows,
 )
-from rbrl_ray.jsonio import write_json
+from rbrl_ray.jsonio import read_json, write_json
 from rbrl_ray.sweep.tune_logging import trial_spec
 
 RUN_PREFIX = "run-"
+#: In each run's folder: the keys of every trial the run was started with. Tune makes
+#: a trial's folder only when the trial starts, so folders alone miss the trials a
+#: run still holds, and a later run would compute them a second time.
+MANIFEST = "campaign_trials.json"
 
 
 def write_record(records: Path, trial_dir: Path, config: dict[str, Any], tiers: list[str]) -> bool:
@@ -71,10 +75,17 @@ def record_finished(results: Any, records: Path, campaign: Campaign) -> None:
 
 
 def run_keys(run: Path) -> set[str]:
-    """The record keys of the trials a Tune run holds (from each trial's params.json)."""
+    """The record keys of the trials a Tune run holds: its manifest, when Tune can
+    resume the run (a run killed before Tune saved its state holds nothing), and its
+    started trials (each trial's params.json; all that runs from before manifests say)."""
     import json
 
-    keys = set()
+    from ray.tune import Tuner
+
+    manifest, keys = run / MANIFEST, set()
+    if manifest.exists() and Tuner.can_restore(str(run)):
+        advice = "restore it with git or from a backup; the run's trials are intact"
+        keys.update(read_json(manifest, "campaign run manifest", advice))
     for params in run.glob("*/params.json"):
         try:
             keys.add(trial_key(trial_spec(json.loads(params.read_text()))))
@@ -110,6 +121,7 @@ def run_campaign(
         number = max((int(r.name.removeprefix(RUN_PREFIX)) for r in runs(storage)), default=0) + 1
         name = f"{RUN_PREFIX}{number}"
         print(f"campaign: starting {name} with {len(fresh)} trials")
+        write_json(storage / name / MANIFEST, [t.key for t in fresh])
         tiers = {t.key: list(t.tiers) for t in campaign.trials}
         tuner = new_tuner(
             [t.spec for t in fresh],
