@@ -31,6 +31,7 @@ from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.feedback.segments import ratings_digest, segment_ids
 from rbrl_ray.feedback.store import RatedStore, lineages
 from rbrl_ray.rllib.keys import SERVICE_ATTR
+from rbrl_ray.rllib.tune_restore import trial_ratings_dir
 from tests.sweep_helpers import (
     checkpoint_service_state,
     in_session,
@@ -305,3 +306,34 @@ def test_killed_sweep_driver_resumes_and_keeps_every_rating(tmp_path):
     finally:
         kill_tree(in_session(resumed.pid))
     assert_sweep_trial_intact(experiment, log, "sweep driver killed")
+
+
+class _Attempt:
+    """What trial_ratings_dir reads of a trainable under Tune: its logdir and storage."""
+
+    def __init__(self, logdir: Path, filesystem, trial_fs_path: str) -> None:
+        self.logdir = str(logdir)
+        self._storage = type(
+            "Storage", (), {"storage_filesystem": filesystem, "trial_fs_path": trial_fs_path}
+        )()
+
+
+def test_every_attempt_of_a_trial_finds_the_ratings_its_earlier_attempts_stored(tmp_path):
+    import pyarrow.fs
+
+    # storage on a local file system: the trial's folder in storage itself
+    local = _Attempt(tmp_path / "session-2" / "trial", pyarrow.fs.LocalFileSystem(), "/st/t")
+    assert trial_ratings_dir(local) == Path("/st/t/ratings")
+    # remote storage: the working folder, with the stored lineages copied down first
+    remote = pyarrow.fs._MockFileSystem()
+    remote.create_dir("exp/trial/ratings/lineage-1")
+    with remote.open_output_stream("exp/trial/ratings/lineage-1/ratings_000000.npz") as out:
+        out.write(b"stored by an earlier attempt")
+    attempt = _Attempt(tmp_path / "session-3" / "trial", remote, "exp/trial")
+    where = trial_ratings_dir(attempt)
+    assert where == tmp_path / "session-3" / "trial" / "ratings"
+    copied = where / "lineage-1" / "ratings_000000.npz"
+    assert copied.read_bytes() == b"stored by an earlier attempt"
+    # a first attempt: nothing stored yet, nothing copied
+    fresh = _Attempt(tmp_path / "first" / "trial", remote, "exp/other")
+    assert not trial_ratings_dir(fresh).exists()
