@@ -54,8 +54,9 @@ def new_tuner(
                 num_to_keep=2,
             ),
             failure_config=tune.FailureConfig(max_failures=max_failures),
-            # the trial's rated-segment store (ratings/) goes to storage beside its
-            # checkpoints, not only into the node-local working directory
+            # with remote storage the trial's rated-segment store (ratings/) lives in the
+            # working directory and reaches storage this way (local storage: written there
+            # directly, rllib/tune_restore.py)
             sync_config=tune.SyncConfig(sync_artifacts=True),
             callbacks=callbacks or [],
             progress_reporter=progress_reporter(),
