@@ -264,6 +264,20 @@ def trial_queries(experiment: Path) -> int:
     return queries_stored(trials[0] / "ratings") if trials else 0
 
 
+def sweep_until_queries(tmp_path: Path, name: str, what: str) -> tuple[subprocess.Popen, Path]:
+    """Start the one-trial sweep `name` and return once its trial has stored a
+    random number of queries (2-5, drawn as `what`): the moment to kill something."""
+    kill_after = draw(what, 2, 5)
+    driver, log = start_sweep(tmp_path, name)
+    experiment = tmp_path / "storage" / name
+    try:
+        wait_for(lambda: trial_queries(experiment) >= kill_after, "queries", driver, log)
+    except BaseException:
+        kill_tree(in_session(driver.pid))
+        raise
+    return driver, log
+
+
 def assert_sweep_trial_intact(experiment: Path, log: Path, label: str) -> None:
     """The sweep's one trial finished, its ratings intact, in two lineages."""
     assert "1 of 1 trials finished" in log.read_text()
@@ -274,12 +288,11 @@ def assert_sweep_trial_intact(experiment: Path, log: Path, label: str) -> None:
 
 
 def test_trial_process_killed_under_tune_is_restored_with_its_later_ratings(tmp_path):
-    # 2-4: before the first checkpoint (iteration 3), a fresh start; 5: restored from it
-    kill_after = draw("tune: kill the trial once queries are stored", 2, 5)
-    driver, log = start_sweep(tmp_path, "trialkill")
+    # 2-4 queries: before the first checkpoint (iteration 3), a fresh start; 5: restored
+    what = "tune: kill the trial once queries are stored"
+    driver, log = sweep_until_queries(tmp_path, "trialkill", what)
     experiment = tmp_path / "storage" / "trialkill"
     try:
-        wait_for(lambda: trial_queries(experiment) >= kill_after, "queries", driver, log)
         (trial_process,) = processes(driver.pid, "ray::RatingPPO")
         trial_process.send_signal(signal.SIGKILL)
         assert driver.wait(timeout=900) == 0, log.read_text()[-4000:]
@@ -289,15 +302,12 @@ def test_trial_process_killed_under_tune_is_restored_with_its_later_ratings(tmp_
 
 
 def test_killed_sweep_driver_resumes_and_keeps_every_rating(tmp_path):
-    kill_after = draw("sweep: kill the driver once queries are stored", 2, 5)
-    driver, log = start_sweep(tmp_path, "resume")
+    what = "sweep: kill the driver once queries are stored"
+    driver, log = sweep_until_queries(tmp_path, "resume", what)
     experiment = tmp_path / "storage" / "resume"
-    try:
-        wait_for(lambda: trial_queries(experiment) >= kill_after, "queries", driver, log)
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)  # at once: the driver and its process group
-        kill_tree(in_session(driver.pid))  # and the rest of the Ray it started in-process
-        driver.wait()
+    os.killpg(driver.pid, signal.SIGKILL)  # at once: the driver and its process group
+    kill_tree(in_session(driver.pid))  # and the rest of the Ray it started in-process
+    driver.wait()
     print(f"killed with {trial_queries(experiment)} queries stored")
 
     resumed, log = start_sweep(tmp_path, "resume", "--resume")
