@@ -82,12 +82,17 @@ def dumps(value: Any, **kwargs: Any) -> str:
 
 def write_json(path: str | os.PathLike[str], value: Any, indent: int | None = 2) -> Path:
     """Write `value` to `path` as strict JSON, atomically."""
+    return write_text(path, dumps(value, indent=indent))
+
+
+def write_text(path: str | os.PathLike[str], text: str) -> Path:
+    """Write `text` in place of `path`'s contents, all or nothing."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     temp = path.with_name(f".{path.name}.tmp")
     try:
         with open(temp, "w") as handle:
-            handle.write(dumps(value, indent=indent))
+            handle.write(text)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)

@@ -4,16 +4,14 @@
         --timesteps 100000 --out DIR
     python -m rbrl_ray.train --resume DIR [--timesteps MORE]
 
-DIR receives spec.json, checkpoint/, ratings/, progress.csv (a row per iteration) and
-summary.json (the trial's summary; trials from before it was named so have result.json,
-which --resume still reads).
+DIR receives spec.json, checkpoint/, ratings/, progress.csv (a row per iteration; rows a
+killed run made after its last checkpoint move to progress.abandoned.csv on --resume) and
+summary.json (the trial's summary).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import json
 import math
 import sys
 import time
@@ -22,7 +20,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from rbrl_ray import checkpoints
+from rbrl_ray import checkpoints, progress
 from rbrl_ray import metric_names as m
 from rbrl_ray.cli import OneLineParser, UsageError, add_noise_argument, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES
@@ -36,7 +34,6 @@ PROG = "rbrl_ray.train"
 SPEC_FILE, SUMMARY_FILE = "spec.json", "summary.json"
 CHECKPOINT_DIR = checkpoints.CHECKPOINT_DIR
 SPEC_ADVICE = "restore it from a backup, or start a new trial with the same flags"
-LEGACY_SUMMARY_FILE = "result.json"  # train's summary before it had a name of its own
 
 
 def build_parser() -> OneLineParser:
@@ -271,12 +268,8 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
     else:
         algo = config.build_algo()
     (out / SPEC_FILE).write_text(spec.model_dump_json(indent=2))
-    progress_path = out / "progress.csv"
-    curve: list[dict[str, Any]] = []
-    summaries = (out / SUMMARY_FILE, out / LEGACY_SUMMARY_FILE)
-    earlier = next((f for f in summaries if f.is_file()), None)
-    if resume and earlier is not None:
-        curve = json.loads(earlier.read_text()).get("curve", [])
+    progress_path = out / progress.PROGRESS_FILE
+    curve = progress.resume(out, algo.iteration) if resume else []
     start, first_steps, result = time.perf_counter(), None, {}
     try:
         while True:
@@ -288,7 +281,7 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
             print(summary_line(result, elapsed, steps - first_steps), flush=True)
             point = curve_point(result)
             curve.append(point)
-            _append_progress(progress_path, result, point)
+            progress.append(progress_path, result, point)
             done = steps >= spec.timesteps
             if done or result[m.ITERATION] % checkpoint_every == 0:
                 checkpoints.save(algo, out)
@@ -300,35 +293,6 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
         return summary
     finally:
         algo.stop()
-
-
-PROGRESS_COLUMNS = (
-    "iteration",
-    "steps",
-    "true_return",
-    "eval_return",
-    m.NUM_RATINGS,
-    m.RM_VERSION,
-    m.RM_ACCURACY,
-    m.PEARSON_TRUE,
-    m.SIGMA_CLS,
-    m.SIGMA_REG,
-    m.RM_FIT_EPOCHS,
-    m.RM_FIT_SECONDS,
-)
-
-
-def _append_progress(path: Path, result: dict[str, Any], point: dict[str, float]) -> None:
-    """One row per iteration under fixed columns (blank where a value does not exist yet,
-    e.g. reward-model figures before the first fit)."""
-    row = {**result, **point, "iteration": result[m.ITERATION]}
-    row = {key: "" if value is None else value for key, value in row.items()}
-    new = not path.exists()
-    with open(path, "a", newline="") as handle:
-        writer = csv.DictWriter(handle, fieldnames=PROGRESS_COLUMNS, extrasaction="ignore")
-        if new:
-            writer.writeheader()
-        writer.writerow({key: row.get(key, "") for key in PROGRESS_COLUMNS})
 
 
 def main(argv: list[str] | None = None) -> int:

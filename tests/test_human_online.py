@@ -6,6 +6,7 @@ exactly once, and the page never shows a segment that was already answered."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import signal
@@ -118,3 +119,8 @@ def test_a_person_trains_the_reward_model_and_a_restart_asks_nothing_twice(tmp_p
     }
     result = json.loads((out / "summary.json").read_text())
     assert result["ratings"] == TOTAL and result["reward_model"]["version"] >= 2
+    # each iteration once: the first run's rows after its checkpoint were moved aside
+    with open(out / "progress.csv") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [int(r["iteration"]) for r in rows] == list(range(1, len(rows) + 1))
+    assert [c["steps"] for c in result["curve"]] == [int(r["steps"]) for r in rows]

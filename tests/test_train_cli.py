@@ -12,7 +12,7 @@ import torch
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.feedback.store import RatedStore, lineages, load_latest
 from rbrl_ray.methods import ALL_METHODS
-from rbrl_ray.train import PROGRESS_COLUMNS
+from rbrl_ray.progress import COLUMNS as PROGRESS_COLUMNS
 
 
 def _train(*args, timeout=900):
