@@ -23,8 +23,9 @@ from rich.console import Console
 from rich.table import Table
 
 from rbrl_ray.campaign.config import Campaign, CampaignTrial, load_campaign
-from rbrl_ray.campaign.records import pending
+from rbrl_ray.campaign.records import PLAN_FILE, pending, plan
 from rbrl_ray.cli import OneLineParser, choice_list, int_in_range
+from rbrl_ray.jsonio import write_json
 from rbrl_ray.sweep.cli import WANDB_MODES, wandb_mode
 
 PROG = "rbrl_ray.campaign"
@@ -98,8 +99,12 @@ def main(argv: list[str] | None = None) -> int:
         console.print(
             f"skipping {len(trials) - len(left)} finished trials (records in {records}/trials)"
         )
-    if args.dry_run or not left:
-        console.print(f"{len(left)} trials left" + (", nothing started" if args.dry_run else ""))
+    if args.dry_run:
+        console.print(f"{len(left)} trials left, nothing started")
+        return 0
+    write_json(records / PLAN_FILE, plan(campaign.trials))  # the whole YAML, not --tiers
+    if not left:
+        console.print("0 trials left")
         return 0
     return launch(args, campaign, trials, records, mode, console)
 

@@ -76,6 +76,20 @@ def compact_record(
     }
 
 
+PLAN_FILE = "plan.json"  # every trial the campaign's YAML asks for; the report reads it
+
+
+def plan(trials: list[Any]) -> dict[str, Any]:
+    """The campaign's trials (anything with `key`, `spec`, `tiers`) as plain data."""
+    return {
+        "trials": [
+            {"key": t.key, "tiers": list(t.tiers), "env": t.spec.env, "method": t.spec.method,
+             "classes": t.spec.classes, "seed": t.spec.seed, "timesteps": t.spec.timesteps}
+            for t in trials
+        ]
+    }  # fmt: skip
+
+
 def record_path(records: Path, key: str) -> Path:
     return records / "trials" / f"{key}.json"
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pandas as pd
 
@@ -75,14 +76,17 @@ def _standard_error(values: pd.Series) -> float:
     return values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.nan
 
 
-def missing(trials: list[Trial]) -> list[str]:
-    """What a complete grid of the trials found would add: unfinished trials and
-    (env, method, classes) cells short of the seeds seen elsewhere."""
+def missing(trials: list[Trial], planned: list[dict[str, Any]] | None = None) -> list[str]:
+    """Unfinished trials, and what a complete grid would add: the planned trials
+    without a finished record (a campaign's plan), or else the (env, method, classes)
+    cells short of the seeds seen elsewhere."""
     notes = [
         f"still running or stopped early: {t.path.name} ({t.steps:,} of {t.spec.timesteps:,} steps)"
         for t in trials
         if not t.finished
     ]
+    if planned is not None:
+        return notes + _unrecorded(trials, planned)
     seeds = sorted({t.spec.seed for t in trials})
     cells = {(t.spec.env, t.spec.method, t.spec.classes) for t in trials}
     for env, method, classes in sorted(cells, key=str):
@@ -93,6 +97,25 @@ def missing(trials: list[Trial]) -> list[str]:
         }
         lacking = [s for s in seeds if s not in have]
         if lacking:
-            label = method if classes is None else f"{method}, {classes} classes"
+            label = _label(method, classes)
             notes.append(f"no finished result for {env}, {label}, seeds {lacking}")
     return notes
+
+
+def _unrecorded(trials: list[Trial], planned: list[dict[str, Any]]) -> list[str]:
+    """Per planned cell, the seeds whose record is not here (records are named by key)."""
+    done = {t.path.stem for t in trials if t.finished}
+    cells: dict[tuple, list[int]] = {}
+    for p in planned:
+        if p["key"] not in done:
+            cell = (p["tiers"][0], p["env"], p["method"], p["classes"], p["timesteps"])
+            cells.setdefault(cell, []).append(p["seed"])
+    return [
+        f"tier {tier}: {env}, {_label(method, classes)}, {steps:,} steps: "
+        f"seeds {sorted(seeds)} not recorded yet"
+        for (tier, env, method, classes, steps), seeds in cells.items()
+    ]
+
+
+def _label(method: str, classes: int | None) -> str:
+    return method if classes is None else f"{method}, {classes} classes"

@@ -12,12 +12,14 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
 from ray.tune.utils import flatten_dict
 
 from rbrl_ray import metric_names as m
+from rbrl_ray.campaign.records import PLAN_FILE
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.jsonio import DamagedFile, read_json, read_json_lines
 from rbrl_ray.rllib.keys import spec_of
@@ -135,6 +137,15 @@ def _tune_trial(params: Path) -> Trial | None:
     if spec is None:
         return None
     return Trial(params.parent, spec, read_curve(params.parent / "result.json"))
+
+
+def read_plan(folder: Path) -> list[dict[str, Any]] | None:
+    """The trials a campaign's YAML asks for (its plan.json), None without one."""
+    path = folder / PLAN_FILE
+    if not path.is_file():
+        return None
+    advice = "rerun the campaign command (it writes the plan) or delete the file"
+    return list(read_json(path, "campaign plan", advice)["trials"])
 
 
 def is_campaign(folder: Path) -> bool:

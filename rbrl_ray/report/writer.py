@@ -9,7 +9,7 @@ from rbrl_ray.report.figures import learning_curves, methods_vs_classes, reward_
 from rbrl_ray.report.markdown import report_markdown
 from rbrl_ray.report.results import results_markdown
 from rbrl_ray.report.summary import missing, summarise
-from rbrl_ray.report.trials import is_campaign, load_trials
+from rbrl_ray.report.trials import is_campaign, load_trials, read_plan
 from rbrl_ray.validation import ConfigError
 
 FIG2_METHODS = ["ppo", "rbrl", "ours"]
@@ -43,7 +43,7 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
             f"Learning curves, {env} (true return, mean ± s.e. over seeds; dotted: "
             "evaluations of the frozen policy)"
         )
-    gaps = missing(trials)
+    gaps = missing(trials, read_plan(storage_dir))
     if is_campaign(storage_dir):
         page = out / "RESULTS.md"
         page.write_text(results_markdown(storage_dir, trials, figures, gaps))
