@@ -144,8 +144,10 @@ def results_markdown(
         f"Final evaluation return: the frozen policy's mean true return over the evaluation "
         f"episodes at the end of training (no exploration). Means ± standard error over "
         f"seeds (count in brackets). Verdicts use Welch's t-test per cell at α = {ALPHA}: "
-        "'holds' needs every cell significant in the claimed direction, 'does not hold' one "
-        "cell significant against it; anything else is inconclusive at this budget.",
+        "for a claim that A beats B, 'holds' needs every cell significant in the claimed "
+        "direction and 'does not hold' one cell significant against it; for 'A can match or "
+        "beat B', 'holds' needs A's mean at or above B's in some cell and 'does not hold' "
+        "every cell significantly below; anything else is inconclusive at this budget.",
         "",
         "## The paper's claims",
         "",
