@@ -54,3 +54,59 @@ def test_committed_records_give_the_committed_ranges():
     for path in sorted((REPO / "bench" / "results").glob("rating_boundaries_*.json")):
         record = json.loads(path.read_text())
         assert envs[record["env"]]["rating_range"] == record["rating_range"], path.name
+
+
+def _pilot_store(root: Path, returns_per_query: list[np.ndarray]) -> Path:
+    """A trial's ratings folder whose rater was shown segments of these returns."""
+    from rbrl_ray.feedback.segments import Segments
+    from rbrl_ray.feedback.store import new_lineage
+
+    store = new_lineage(root / "ratings", "pilot")
+    for query, returns in enumerate(returns_per_query):
+        rewards = np.repeat(returns[:, None] / 50, 50, axis=1)  # 50 steps sum to the return
+        n = len(returns)
+        segments = Segments(np.zeros((n, 50, 2), np.float32), np.zeros((n, 50, 1)), rewards)
+        store.append(segments, np.zeros(n, np.int64), queries=query)
+    return root / "ratings"
+
+
+def test_a_pilot_trial_gives_stage_two_and_keeps_stage_one(tmp_path):
+    """--pilot: the range from the returns a real trial's rater was shown; the record
+    keeps the PPO stage and says what the pilot's range did to its classes."""
+    from bench.rating_boundaries import main
+
+    rng = np.random.default_rng(1)
+    ppo = np.concatenate([np.zeros(1950), rng.uniform(2, 14, 50)])  # finger-spin-like PPO
+    stage1 = {"env": "finger-spin", "seed": 0, "quantile": 0.1, "rating_range": [6.0, 14.0],
+              "histograms": {"3": [0.99, 0.005, 0.005]},
+              "returns_per_query": [ppo.tolist()]}  # fmt: skip
+    (tmp_path / "rating_boundaries_finger-spin.json").write_text(json.dumps(stage1))
+    shown = [np.concatenate([np.zeros(150), rng.integers(1, 10, 50).astype(float)])
+             for _ in range(4)]  # fmt: skip
+    trial = tmp_path / "finger-spin_ours_c3_s0_abc"
+    ratings = _pilot_store(trial, shown)
+
+    assert main(["--env", "finger-spin", "--pilot", str(ratings), "--out", str(tmp_path)]) == 0
+
+    record = json.loads((tmp_path / "rating_boundaries_finger-spin.json").read_text())
+    returns = np.concatenate(shown)
+    assert record["rating_range"] == [round(v, 3) for v in rating_range(returns, 0.1)]
+    assert record["segments"] == 800 and len(record["returns_per_query"]) == 4
+    assert record["stage1"]["rating_range"] == [6.0, 14.0] and record["pilot"] == trial.name
+    at_stage1 = np.mean(returns < 6 + 8 / 3)  # class 0 of 3 equal bins over [6, 14]
+    assert record["pilot_histogram"][0] == round(float(at_stage1), 4)
+    assert min(record["histograms"]["3"]) >= 0.02 > min(record["pilot_histogram"])
+    again = main(["--env", "finger-spin", "--recompute", "--out", str(tmp_path)])
+    assert again == 0
+    recomputed = json.loads((tmp_path / "rating_boundaries_finger-spin.json").read_text())
+    assert recomputed["stage1"] == record["stage1"] and recomputed["pilot"] == trial.name
+
+
+def test_pilot_without_ratings_is_one_line(tmp_path):
+    run = subprocess.run(
+        [sys.executable, str(REPO / "bench" / "rating_boundaries.py"), "--env", "finger-spin",
+         "--pilot", str(tmp_path / "nothing"), "--out", str(tmp_path)],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
+    assert "--pilot:" in run.stderr
