@@ -27,7 +27,7 @@ more. This is the rule used here, the same for every env, so anyone can rerun it
    ratings): the same quantile rule over the true returns of the segments that
    run's rater was shown (`--pilot RATINGS_DIR`). An agent of the method can be
    far from true-reward PPO while it is rated: on cheetah-run PPO's range gave a
-   real `ours` run 95.9 / 4.0 / 0.1 % (its 50-step returns stay under 2.6 where
+   real `ours` run 95.85 / 4.05 / 0.1 % (its 50-step returns stay under 2.6 where
    PPO's reach 9.9). The record keeps both stages.
 
 Why a range from the visited returns: the default [0, 50] starves classes where

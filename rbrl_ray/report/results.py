@@ -107,28 +107,55 @@ def reward_model_table(trials: list[Trial]) -> list[str]:
     return lines
 
 
-def rating_table(trials: list[Trial]) -> list[str]:
-    """Per env, class count and reward method: the share of each class among the
-    ratings given, over seeds (a starved class shows here first)."""
-    cells: dict[tuple[str, int, str], list[tuple[int, ...]]] = {}
+def rating_table(trials: list[Trial], by_seed: bool = False) -> list[str]:
+    """Per env, class count, reward method and rating range (and seed, `by_seed`): the
+    share of each class among the ratings given (a starved class shows here first)."""
+    cells: dict[tuple, list[tuple[int, ...]]] = {}
     for t in trials:
         if t.finished and t.rating_histogram:
-            cells.setdefault((t.spec.env, t.spec.classes, t.spec.method), []).append(
-                t.rating_histogram
-            )
+            s = t.spec
+            seed = s.seed if by_seed else None
+            cell = (s.env, s.classes, s.method, tuple(s.rating_range), seed)
+            cells.setdefault(cell, []).append(t.rating_histogram)
     if not cells:
         return ["No rating histograms recorded."]
-    lines = ["| env | classes | method | ratings per class, low to high (share) |",
-             "|---|---:|---|---|"]  # fmt: skip
-    for (env, classes, method), histograms in sorted(cells.items()):
+    seed_column = " seed |" if by_seed else ""
+    lines = [
+        f"| env | classes | method | rating range |{seed_column} ratings per class, low to "
+        "high (share) |",
+        "|---|---:|---|---|" + ("---:|" if by_seed else "") + "---|",
+    ]
+    for (env, classes, method, (low, high), seed), histograms in sorted(cells.items()):
         total = [sum(column) for column in zip(*histograms, strict=True)]
         shares = " / ".join(f"{100 * n / sum(total):.1f} %" for n in total)
-        lines.append(f"| {env} | {classes} | {METHODS[method].label} | {shares} |")
+        where = f"[{low:g}, {high:g}] |" + (f" {seed} |" if by_seed else "")
+        lines.append(f"| {env} | {classes} | {METHODS[method].label} | {where} {shares} |")
     return lines
 
 
+def pilot_lines(pilots: list[Trial]) -> list[str]:
+    """The rating-range pilots: where an env's range changed after a real run, and why."""
+    if not pilots:
+        return []
+    return [
+        "## Rating-range pilots",
+        "",
+        "Trials whose ratings starved a class (< 2 %) at their env's first rating range; "
+        "the range in `tune_configs/envs.yaml` then came from the returns of the segments "
+        "they rated (stage 2 of `bench/rating_boundaries.py`), and their trials ran again. "
+        "Their records (`pilots/`) enter no table above.",
+        "",
+        *rating_table(pilots, by_seed=True),
+        "",
+    ]
+
+
 def results_markdown(
-    source: Path, trials: list[Trial], figures: dict[str, str], gaps: list[str]
+    source: Path,
+    trials: list[Trial],
+    figures: dict[str, str],
+    gaps: list[str],
+    pilots: list[Trial] | None = None,
 ) -> str:
     finished = [t for t in trials if t.finished]
     seeds = sorted({t.spec.seed for t in finished})
@@ -177,6 +204,7 @@ def results_markdown(
         "",
         *rating_table(trials),
         "",
+        *pilot_lines(pilots or []),
         "## Figures",
         "",
     ]

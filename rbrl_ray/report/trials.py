@@ -24,6 +24,8 @@ from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.jsonio import DamagedFile, read_json, read_json_lines
 from rbrl_ray.rllib.keys import spec_of
 
+PILOTS_DIR = "pilots"  # a campaign's rating-range pilots, beside trials/
+
 #: Metric -> the curve's column name.
 CURVE_COLUMNS = {
     m.STEPS: "steps",
@@ -146,6 +148,12 @@ def read_plan(folder: Path) -> list[dict[str, Any]] | None:
         return None
     advice = "rerun the campaign command (it writes the plan) or delete the file"
     return list(read_json(path, "campaign plan", advice)["trials"])
+
+
+def load_pilots(folder: Path) -> list[Trial]:
+    """A campaign's rating-range pilots (pilots/*.json): records of trials whose ratings
+    starved a class at their env's first range; no result is computed from them."""
+    return [_record(path) for path in sorted((folder / PILOTS_DIR).glob("*.json"))]
 
 
 def is_campaign(folder: Path) -> bool:

@@ -9,7 +9,7 @@ from rbrl_ray.report.figures import learning_curves, methods_vs_classes, reward_
 from rbrl_ray.report.markdown import report_markdown
 from rbrl_ray.report.results import results_markdown
 from rbrl_ray.report.summary import missing, summarise
-from rbrl_ray.report.trials import is_campaign, load_trials, read_plan
+from rbrl_ray.report.trials import is_campaign, load_pilots, load_trials, read_plan
 from rbrl_ray.validation import ConfigError
 
 FIG2_METHODS = ["ppo", "rbrl", "ours"]
@@ -46,7 +46,8 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
     gaps = missing(trials, read_plan(storage_dir))
     if is_campaign(storage_dir):
         page = out / "RESULTS.md"
-        page.write_text(results_markdown(storage_dir, trials, figures, gaps))
+        pilots = load_pilots(storage_dir)
+        page.write_text(results_markdown(storage_dir, trials, figures, gaps, pilots))
     else:
         page = out / "report.md"
         page.write_text(report_markdown(storage_dir, trials, summary, figures, gaps))
