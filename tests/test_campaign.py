@@ -263,3 +263,35 @@ def test_a_run_holds_every_trial_of_its_manifest_once_tune_can_resume_it(tmp_pat
     (run / MANIFEST).write_text('["a_ppo_s0')
     with pytest.raises(DamagedFile, match="damaged campaign run manifest"):
         run_keys(run)
+
+
+def _finished_run_trial(folder: Path, record: dict):
+    """A Tune result of a finished trial, rebuilt from a committed record's iterations."""
+    from types import SimpleNamespace
+
+    from rbrl_ray.rllib.keys import SPEC_KEY
+
+    folder.mkdir(parents=True)
+    rows = "\n".join(json.dumps(row) for row in record["iterations"])
+    (folder / "result.json").write_text(rows + "\n")
+    return SimpleNamespace(config={"learner_config_dict": {SPEC_KEY: record["spec"]}}, path=folder)
+
+
+def test_a_finished_trial_the_yaml_no_longer_asks_for_gets_no_record(tmp_path):
+    """A pilot moved out of trials/ (its env's range changed since) is not recorded
+    again when its run ends or resumes; a planned trial of the same run is."""
+    from rbrl_ray.campaign.runner import record_finished
+
+    committed = REPO / "results" / "campaign"
+    pilot = json.loads((committed / "pilots" / "cheetah-run_ours_c3_s0_54b849f1.json").read_text())
+    planned = json.loads(
+        (committed / "trials" / "finger-spin_ours_c3_s0_f3999ca7.json").read_text()
+    )
+    results = [_finished_run_trial(tmp_path / "run" / r["key"], r) for r in (pilot, planned)]
+    records = tmp_path / "records"
+
+    record_finished(results, records, load_campaign(REPO / "tune_configs" / "campaign.yaml"))
+
+    assert sorted(p.name for p in (records / "trials").iterdir()) == [f"{planned['key']}.json"]
+    again = json.loads((records / "trials" / f"{planned['key']}.json").read_text())
+    assert again["iterations"] == planned["iterations"] and again["tiers"] == ["H"]

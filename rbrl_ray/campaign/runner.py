@@ -66,12 +66,13 @@ def runs(storage: Path) -> list[Path]:
 
 def record_finished(results: Any, records: Path, campaign: Campaign) -> None:
     """Records of finished trials of a run that have none yet (a kill between a trial's
-    end and its record, say)."""
+    end and its record, say). A trial the campaign's YAML no longer asks for (its env's
+    rating range changed, and its record was moved to pilots/, say) gets none."""
     tiers = {t.key: list(t.tiers) for t in campaign.trials}
     for result in results:
         key = trial_key(trial_spec(result.config))
-        if not record_path(records, key).exists() and result.path:
-            write_record(records, Path(result.path), result.config, tiers.get(key, []))
+        if key in tiers and not record_path(records, key).exists() and result.path:
+            write_record(records, Path(result.path), result.config, tiers[key])
 
 
 def run_keys(run: Path) -> set[str]:
