@@ -216,20 +216,20 @@ def figure(record: dict[str, Any], returns: np.ndarray, out: Path) -> None:
     plt.close(fig)
 
 
-def pilot_stage(ratings: Path, previous: dict[str, Any] | None, path: Path) -> dict[str, Any]:
-    """Stage 2's provenance: the pilot trial, its ratings' class shares, and stage 1's record."""
+def pilot_stage(
+    ratings: Path, shown: np.ndarray, previous: dict[str, Any] | None, path: Path
+) -> dict[str, Any]:
+    """Stage 2's provenance: the pilot trial, the class shares of the returns `shown` to
+    its rater at the range it ran at, and stage 1's record."""
     if previous is None:
         raise UsageError(f"--pilot: no stage-1 record {str(path)!r}; run without --pilot first")
     stage1 = previous.get("stage1", previous)  # a second pilot keeps the PPO stage
     low, high = previous["rating_range"]  # the range the pilot ran at: envs.yaml's until now
-    shown = np.concatenate(rated_returns(ratings))
-    rater = SyntheticRater(RaterConfig(n_classes=3, low=low, high=high))
-    shares = np.bincount(rater.exact_classes(shown), minlength=3) / len(shown)
     return {
         "stage1": {k: v for k, v in stage1.items() if k != "machine"},
         "pilot": ratings.resolve().parent.name,
         "pilot_range": [low, high],
-        "pilot_histogram": shares.round(4).tolist(),
+        "pilot_histogram": histograms(shown, low, high)[3],
     }
 
 
@@ -247,8 +247,8 @@ def main(argv: list[str] | None = None) -> int:
         kept = ("stage1", "pilot", "pilot_range", "pilot_histogram")
         stages = {k: previous[k] for k in kept if k in previous}
     elif args.pilot is not None:
-        stages = pilot_stage(args.pilot, previous, path)
         queries = rated_returns(args.pilot)
+        stages = pilot_stage(args.pilot, np.concatenate(queries), previous, path)
     else:
         queries = visited_returns(args.env, args.seed, schedule)
     returns = np.concatenate(queries)
