@@ -103,6 +103,10 @@ def serve_session(
     except KeyboardInterrupt:
         pass
     finally:
+        # Before the server: requests waiting for a queued render get their 503 now,
+        # rather than the server's shutdown waiting for every render (10 s or more
+        # each under load with software rendering).
+        app.state.prerenderer.stop()
         server.stop()
     print(f"{desk.rated_this_session} ratings this session; {len(store)} in {out}")
 

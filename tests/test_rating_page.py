@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
 
 import imageio_ffmpeg
 import numpy as np
@@ -166,6 +168,43 @@ def test_a_killed_session_keeps_every_acknowledged_rating_and_asks_none_again(tm
             assert second.post("/api/ratings", rating(segment_id, value)).status_code == 409
     finally:
         second.stop()
+
+
+def test_stopping_the_page_skips_the_videos_still_queued(tmp_path):
+    """SIGTERM while requests wait for renders: the session ends after the render in
+    progress, not after every queued one (with software rendering under load, each
+    took 10 s or more and a stop outlasted a minute)."""
+    import httpx
+
+    from rbrl_ray.feedback.segments import segment_ids
+    from rbrl_ray.reward_bench.scripted import collect_segments
+
+    session = start_session(tmp_path / "rated", count=12)
+    pool = segment_ids(collect_segments("cartpole-balance", 12, 0, physics_states=True))
+    videos = tmp_path / "rated" / "videos" / "cartpole-balance"
+    asked = pool[:-7:-1]  # the newest six; the page renders ahead from the oldest
+
+    def fetch(segment_id: str) -> int | str:
+        try:
+            with session.client() as c:
+                return c.get(f"/videos/{segment_id}.webm").status_code
+        except httpx.HTTPError as err:  # the server went away mid-request
+            return type(err).__name__
+
+    with ThreadPoolExecutor(len(asked)) as askers:
+        answers = [askers.submit(fetch, segment_id) for segment_id in asked]
+        deadline = time.monotonic() + 120
+        while not list(videos.glob("*.webm")) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert list(videos.glob("*.webm")), "no video was rendered"
+        session.process.send_signal(signal.SIGTERM)
+        session.process.wait(timeout=60)
+    assert session.process.returncode == 0
+    rendered = {p.stem for p in videos.glob("*.webm")}
+    assert len(rendered) < len(pool) and set(asked) - rendered, sorted(rendered)
+    said = session.process.stdout.read()
+    assert "Traceback" not in said, said
+    assert {a.result() for a in answers} <= {200, 503}, said
 
 
 def rate_cli(*args: str) -> subprocess.CompletedProcess:

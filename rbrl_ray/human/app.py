@@ -30,7 +30,7 @@ from tqdm import tqdm
 
 from rbrl_ray.human.desk import DeskError, RatingDesk
 from rbrl_ray.human.instructions import INSTRUCTIONS, scale_labels
-from rbrl_ray.human.videos import SEGMENT_ID, VideoCache
+from rbrl_ray.human.videos import SEGMENT_ID, VideoCache, VideoCacheClosed
 
 MAX_BODY = 4096  # bytes; a rating is well under 200
 TOKEN_HEADER = "X-Rating-Token"
@@ -58,9 +58,12 @@ class Videos:
         self.root = Path(root)
         self._caches: dict[str, VideoCache] = {}
         self._lock = threading.Lock()
+        self._closed = False
 
     def of(self, env: str) -> VideoCache:
         with self._lock:
+            if self._closed:
+                raise VideoCacheClosed(f"no videos of {env}: the page is shutting down")
             if env not in self._caches:
                 self._caches[env] = VideoCache(self.root / env, env)
             return self._caches[env]
@@ -73,6 +76,7 @@ class Videos:
 
     def close(self) -> None:
         with self._lock:
+            self._closed = True
             for cache in self._caches.values():
                 cache.close()
 
@@ -140,7 +144,10 @@ def make_app(
                 env, states = desk.env_of(segment_id), desk.states_of(segment_id)
             except DeskError as err:
                 raise HTTPException(404, str(err)) from None
-            path = videos.of(env).get(segment_id, states)
+            try:
+                path = videos.of(env).get(segment_id, states)
+            except VideoCacheClosed as err:
+                raise HTTPException(503, str(err)) from None
         return FileResponse(path, media_type="video/webm")
 
     @app.post("/api/ratings")
@@ -174,9 +181,11 @@ class Prerenderer:
         self._thread.start()
 
     def stop(self) -> None:
+        """Stop rendering ahead and close the videos (idempotent: also the app's
+        shutdown hook)."""
         self._stop.set()
-        self._thread.join(timeout=30)  # lets a render in progress finish
-        self.videos.close()
+        self.videos.close()  # skips the queued renders, lets the one in progress finish
+        self._thread.join(timeout=30)
 
     def _run(self) -> None:
         bar = None
@@ -191,7 +200,10 @@ class Prerenderer:
                     env, states = self.desk.env_of(segment_id), self.desk.states_of(segment_id)
                 except DeskError:
                     continue  # rated or skipped meanwhile
-                self.videos.of(env).get(segment_id, states)
+                try:
+                    self.videos.of(env).get(segment_id, states)
+                except VideoCacheClosed:
+                    break  # stopping
                 if bar is not None:
                     bar.update(1)
             if bar is not None and not todo:
