@@ -1,5 +1,6 @@
 """RESULTS.md built from committed campaign records: the ratings' ranges and the pilots."""
 
+import json
 import shutil
 from pathlib import Path
 
@@ -35,3 +36,47 @@ def test_a_campaign_without_pilots_has_no_pilot_section(tmp_path):
     shutil.copy(RECORDS / "trials" / TRIAL, campaign / "trials")
     write_report(campaign, campaign)
     assert "Rating-range pilots" not in (campaign / "RESULTS.md").read_text()
+
+
+def _late_pearson(record: Path) -> float:
+    """The mean r(r̂, r) over the last quarter of a record's env steps, from its JSON."""
+    rows = json.loads(record.read_text())["iterations"]
+    steps = [r["env_runners/num_env_steps_sampled_lifetime"] for r in rows]
+    late = [r["reward_model/pearson_true"] for r, s in zip(rows, steps, strict=True)
+            if s >= 0.75 * max(steps) and "reward_model/pearson_true" in r]  # fmt: skip
+    return sum(late) / len(late)
+
+
+def test_ours_and_rbrl_reward_models_are_compared_on_their_late_correlation(tmp_path):
+    campaign = tmp_path / "campaign"
+    (campaign / "trials").mkdir(parents=True)
+    names = {"ours": ["cartpole-balance_ours_c3_s0_1ff5f799.json",
+                      "cartpole-balance_ours_c3_s1_8d7ada55.json"],
+             "rbrl": ["cartpole-balance_rbrl_c3_s0_f1e633f6.json",
+                      "cartpole-balance_rbrl_c3_s2_193186e7.json"]}  # fmt: skip
+    for name in names["ours"] + names["rbrl"]:
+        shutil.copy(RECORDS / "trials" / name, campaign / "trials")
+    late = {m: [_late_pearson(RECORDS / "trials" / n) for n in ns] for m, ns in names.items()}
+    mean = {m: sum(values) / len(values) for m, values in late.items()}
+
+    result = write_report(campaign, campaign)
+
+    page = (campaign / "RESULTS.md").read_text()
+    line = next(x for x in page.splitlines() if x.startswith("- cartpole-balance, 3 classes:"))
+    assert line.startswith(
+        f"- cartpole-balance, 3 classes: {mean['ours']:.3f} vs {mean['rbrl']:.3f}, "
+        f"{mean['ours'] - mean['rbrl']:+.3f} ["
+    )
+    assert line.endswith("(seeds 2/2)")
+    assert mean["ours"] > mean["rbrl"] + 0.1  # these seeds: ours' reward model is the closer
+    assert "reward_vs_return.png" in result["figures"]
+    assert (campaign / "reward_vs_return.png").stat().st_size > 10_000
+
+
+def test_without_rbrl_trials_no_reward_model_comparison_is_claimed(tmp_path):
+    campaign = tmp_path / "campaign"
+    (campaign / "trials").mkdir(parents=True)
+    shutil.copy(RECORDS / "trials" / TRIAL, campaign / "trials")
+    write_report(campaign, campaign)
+    assert "Ours − RbRL in r(r̂, r)" not in (campaign / "RESULTS.md").read_text()
+    assert (campaign / "reward_vs_return.png").exists()

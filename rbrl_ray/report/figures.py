@@ -1,4 +1,5 @@
-"""The report's figures (paper Fig. 2 and Fig. 3 layouts, learning curves, reward model)."""
+"""The report's figures (paper Fig. 2 and Fig. 3 layouts, learning curves, reward model,
+reward model vs outcome)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rbrl_ray.methods import METHODS  # noqa: E402
+from rbrl_ray.report.results import LATE, final_measure  # noqa: E402
 from rbrl_ray.report.trials import Trial  # noqa: E402
 
 METHOD_IDS = tuple(METHODS)  # legend order
@@ -150,6 +152,43 @@ def reward_model_panels(trials: list[Trial], out: Path) -> None:
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def reward_vs_return(trials: list[Trial], out: Path) -> None:
+    """One panel per env: each reward-learning trial's final return against its reward
+    model's late r(r̂, r); PPO on the true reward as a dashed line. Shows whether the
+    runs that lost had the worse reward model, or lost with a good one."""
+    done = [t for t in trials if t.finished]
+    envs = sorted({t.spec.env for t in done if t.spec.learns_reward}) or ["no reward learning"]
+    counts = sorted({t.spec.classes for t in done if t.spec.classes})
+    markers = dict(zip(counts, "os^Dv<>p", strict=False))
+    fig, axes = _panels(len(envs))
+    for ax, env in zip(axes, envs, strict=False):
+        mine = [t for t in done if t.spec.env == env]
+        ppo = [final_measure(t) for t in mine if t.spec.method == "ppo"]
+        if ppo:
+            ax.axhline(np.mean(ppo), color=METHODS["ppo"].colour, linestyle="--",
+                       label=f"{METHODS['ppo'].label}, mean (n={len(ppo)})")  # fmt: skip
+        for method in METHOD_IDS:
+            for classes, marker in markers.items():
+                group = [t for t in mine if t.spec.method == method and t.spec.classes == classes]
+                if group and METHODS[method].learns_reward:
+                    ax.scatter([t.late("pearson_true", LATE) for t in group],
+                               [final_measure(t) for t in group], marker=marker,
+                               color=METHODS[method].colour, alpha=0.8,
+                               label=f"{METHODS[method].label}, {classes} cl.")  # fmt: skip
+        ax.set_title(env)
+        ax.set_xlabel("r(r̂, true reward), last quarter of training")
+        ax.set_xlim(min(0.0, *ax.get_xlim()), 1.0)  # one scale for every env: r ≤ 1
+        ax.set_ylim(bottom=min(0.0, ax.get_ylim()[0]))
+        evaluated = all(not np.isnan(t.final_eval_return) for t in mine)
+        ax.set_ylabel("final evaluation return" if evaluated else "final return (eval, else last)")
+        ax.grid(alpha=0.3)
+        if ax.collections or ax.lines:
+            ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

@@ -37,7 +37,7 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
                     "seed": trial.spec.seed,
                     "final": trial.final_return,
                     "eval": trial.final_eval_return,
-                    "late": trial.late_return(),
+                    "late": trial.late("true_return"),
                     "auc": trial.auc,
                 }
             )

@@ -83,9 +83,9 @@ class Trial:
         values = self.curve[column].dropna()
         return float(values.iloc[-1]) if len(values) else math.nan
 
-    def late_return(self, fraction: float = 0.1) -> float:
-        """Mean true return over the last `fraction` of training."""
-        late = self.curve[self.curve["steps"] >= (1 - fraction) * self.steps]["true_return"]
+    def late(self, column: str, fraction: float = 0.1) -> float:
+        """Mean of a curve column over the last `fraction` of training (NaN: none there)."""
+        late = self.curve[self.curve["steps"] >= (1 - fraction) * self.steps][column]
         return float(late.dropna().mean()) if late.notna().any() else math.nan
 
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-from rbrl_ray.report.figures import learning_curves, methods_vs_classes, reward_model_panels
+from rbrl_ray.report.figures import (
+    learning_curves,
+    methods_vs_classes,
+    reward_model_panels,
+    reward_vs_return,
+)
 from rbrl_ray.report.markdown import report_markdown
 from rbrl_ray.report.results import results_markdown
 from rbrl_ray.report.summary import missing, summarise
@@ -30,12 +35,15 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
         "fig2_methods.png": "Methods vs number of rating classes (paper Fig. 2)",
         "fig3_ablation.png": "Ablation of the multi-task loss (paper Fig. 3)",
         "reward_model.png": "Reward model over training",
+        "reward_vs_return.png": "Reward model vs outcome: each trial's final return "
+        "against its reward model's late correlation with the true reward",
     }
     methods_vs_classes(summary, FIG2_METHODS, figures["fig2_methods.png"], out / "fig2_methods.png")
     methods_vs_classes(
         summary, FIG3_METHODS, figures["fig3_ablation.png"], out / "fig3_ablation.png"
     )
     reward_model_panels(trials, out / "reward_model.png")
+    reward_vs_return(trials, out / "reward_vs_return.png")
     for env in sorted({t.spec.env for t in trials}):
         name = f"curves_{env}.png"
         learning_curves(trials, env, out / name)
