@@ -12,11 +12,18 @@ PILOT = "cheetah-run_ours_c3_s0_54b849f1.json"  # rated 1917 / 81 / 2 at [0.222,
 TRIAL = "finger-spin_ours_c3_s0_f3999ca7.json"  # rated 1704 / 158 / 138 at [2.0, 13.2]
 
 
-def test_pilots_are_listed_with_their_range_and_enter_no_result(tmp_path):
+def _campaign(tmp_path: Path, *records: str) -> Path:
+    """A campaign folder holding copies of these committed trial records."""
     campaign = tmp_path / "campaign"
     (campaign / "trials").mkdir(parents=True)
+    for name in records:
+        shutil.copy(RECORDS / "trials" / name, campaign / "trials")
+    return campaign
+
+
+def test_pilots_are_listed_with_their_range_and_enter_no_result(tmp_path):
+    campaign = _campaign(tmp_path, TRIAL)
     (campaign / "pilots").mkdir()
-    shutil.copy(RECORDS / "trials" / TRIAL, campaign / "trials")
     shutil.copy(RECORDS / "pilots" / PILOT, campaign / "pilots")
 
     result = write_report(campaign, campaign)
@@ -31,9 +38,7 @@ def test_pilots_are_listed_with_their_range_and_enter_no_result(tmp_path):
 
 
 def test_a_campaign_without_pilots_has_no_pilot_section(tmp_path):
-    campaign = tmp_path / "campaign"
-    (campaign / "trials").mkdir(parents=True)
-    shutil.copy(RECORDS / "trials" / TRIAL, campaign / "trials")
+    campaign = _campaign(tmp_path, TRIAL)
     write_report(campaign, campaign)
     assert "Rating-range pilots" not in (campaign / "RESULTS.md").read_text()
 
@@ -48,14 +53,11 @@ def _late_pearson(record: Path) -> float:
 
 
 def test_ours_and_rbrl_reward_models_are_compared_on_their_late_correlation(tmp_path):
-    campaign = tmp_path / "campaign"
-    (campaign / "trials").mkdir(parents=True)
     names = {"ours": ["cartpole-balance_ours_c3_s0_1ff5f799.json",
                       "cartpole-balance_ours_c3_s1_8d7ada55.json"],
              "rbrl": ["cartpole-balance_rbrl_c3_s0_f1e633f6.json",
                       "cartpole-balance_rbrl_c3_s2_193186e7.json"]}  # fmt: skip
-    for name in names["ours"] + names["rbrl"]:
-        shutil.copy(RECORDS / "trials" / name, campaign / "trials")
+    campaign = _campaign(tmp_path, *names["ours"], *names["rbrl"])
     late = {m: [_late_pearson(RECORDS / "trials" / n) for n in ns] for m, ns in names.items()}
     mean = {m: sum(values) / len(values) for m, values in late.items()}
 
@@ -74,9 +76,7 @@ def test_ours_and_rbrl_reward_models_are_compared_on_their_late_correlation(tmp_
 
 
 def test_without_rbrl_trials_no_reward_model_comparison_is_claimed(tmp_path):
-    campaign = tmp_path / "campaign"
-    (campaign / "trials").mkdir(parents=True)
-    shutil.copy(RECORDS / "trials" / TRIAL, campaign / "trials")
+    campaign = _campaign(tmp_path, TRIAL)
     write_report(campaign, campaign)
     assert "Ours − RbRL in r(r̂, r)" not in (campaign / "RESULTS.md").read_text()
     assert (campaign / "reward_vs_return.png").exists()
