@@ -49,6 +49,8 @@ def test_better_everywhere_needs_every_cell(cells, expected):
         ([cell(-400, 0.001), cell(+5, 0.9, classes=4)], "holds"),
         ([cell(-400, 0.001), cell(-300, 0.01, classes=4)], "does not hold"),
         ([cell(-400, 0.001), cell(-30, 0.4, classes=4)], "inconclusive at this budget"),
+        # one seed a side: no test, so a mean above B's is no match
+        ([cell(-400, 0.001), cell(+40, math.nan, classes=4)], "inconclusive at this budget"),
     ],
 )
 def test_matches_somewhere(cells, expected):

@@ -49,8 +49,13 @@ class Comparison:
     p: float
 
     @property
+    def tested(self) -> bool:
+        """Whether both sides have the two seeds a t-test needs."""
+        return not math.isnan(self.p)
+
+    @property
     def significant(self) -> bool:
-        return not math.isnan(self.p) and self.p < ALPHA
+        return self.tested and self.p < ALPHA
 
 
 def welch(a: list[float], b: list[float]) -> tuple[float, tuple[float, float], float]:
@@ -100,8 +105,9 @@ def verdict(claim: Claim, cells: list[Comparison]) -> str:
         if all(c.significant and c.diff > 0 for c in cells):
             return "holds"
         return "inconclusive at this budget"
-    # matches somewhere: A's mean reaches B's in some cell without being significantly below
-    if any(c.diff >= 0 for c in cells):
+    # matches somewhere: A's mean reaches B's in some tested cell (one seed a side is an
+    # anecdote, not a match)
+    if any(c.tested and c.diff >= 0 for c in cells):
         return "holds"
     if len(worse) == len(cells):
         return "does not hold"

@@ -199,8 +199,9 @@ def results_markdown(
         f"seeds (count in brackets). Verdicts use Welch's t-test per cell at α = {ALPHA}: "
         "for a claim that A beats B, 'holds' needs every cell significant in the claimed "
         "direction and 'does not hold' one cell significant against it; for 'A can match or "
-        "beat B', 'holds' needs A's mean at or above B's in some cell and 'does not hold' "
-        "every cell significantly below; anything else is inconclusive at this budget.",
+        "beat B', 'holds' needs A's mean at or above B's in some cell with two or more seeds a "
+        "side and 'does not hold' every cell significantly below; anything else is "
+        "inconclusive at this budget.",
         "",
         "## The paper's claims",
         "",
