@@ -112,11 +112,12 @@ class PPOSettings(StrictModel):
         "1 value output, zero biases); torch: torch's Linear default (RLlib's)",
     )
     adam_eps: float = Field(1e-5, gt=0, description="Adam's epsilon (SB3 sets 1e-5; torch 1e-8)")
-    # Not a learning setting: both kernels take the same Adam step, rounded
-    # differently (last-bit differences). "foreach" is what every trial ran before
-    # this setting existed, so a spec that does not name it means that; the
-    # presets choose "fused" (one kernel per tensor: 0.2 against 0.5 ms per step
-    # at 3x256 on CPU, about 1 s of a 16k-step update).
+    # Both kernels take the same Adam step, rounded differently (last bits), and the
+    # rounding alone changes what a seed learns. Only foreach has a learning record
+    # (cartpole, paper preset, 5 seeds: final evaluation 986.4 ± 4.4 against fused's
+    # 890.1 ± 77.2; BENCHMARKS.md), so every preset uses it. Fused is a speed option
+    # without a learning record (0.2 against 0.5 ms per step at 3x256 on CPU, about
+    # 1 s of a 16k-step update): validate it on 10 seeds before a preset takes it.
     adam: Literal["foreach", "fused"] = Field(
         "foreach",
         description="torch's Adam implementation: fused (one kernel) or foreach (multi-tensor)",
@@ -149,6 +150,22 @@ class PPOSettings(StrictModel):
         "(RLlib's num_cpus_for_main_process)",
     )
     normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
+    # RLlib 2.60 merges EnvRunners' statistics wrongly (mean pulled toward zero, std
+    # widened after every sync; rllib/observation_filter.py). "pooled" is the exact
+    # merge, and every preset takes it. "rllib" is what every trial ran before this
+    # setting existed (the v1 campaign, the parity record), so a spec that does not
+    # name it means that, as stored specs and resumed Tune experiments do.
+    filter_merge: Literal["pooled", "rllib"] = Field(
+        "rllib",
+        description="how EnvRunners' observation statistics are merged: pooled (exact) or "
+        "rllib (RLlib 2.60's, which drifts; only to reproduce older records)",
+    )
+    freeze_observation_stats_at: int | None = Field(
+        None,
+        ge=1,
+        description="env steps after which the observation statistics stop updating; "
+        "None: never (VecNormalize)",
+    )
     env_runner_connectors: Literal["lean", "rllib"] = Field(
         "lean",
         description="lean: this project's connector pieces, the same numbers with less "
@@ -175,7 +192,7 @@ class PPOSettings(StrictModel):
 #: climbs within ~100k steps, sampled in the trial's own process. Neither is the
 #: paper's PPO.
 PPO_PRESETS: dict[str, PPOSettings] = {
-    "paper": PPOSettings(adam="fused"),
+    "paper": PPOSettings(filter_merge="pooled"),
     "small": PPOSettings(
         lr=3e-4,
         num_epochs=2,
@@ -183,7 +200,7 @@ PPO_PRESETS: dict[str, PPOSettings] = {
         train_batch_size=1_000,
         hidden=(64, 64),
         envs_per_runner=2,
-        adam="fused",
+        filter_merge="pooled",
     ),
     "demo": PPOSettings(
         lr=3e-4,
@@ -193,7 +210,7 @@ PPO_PRESETS: dict[str, PPOSettings] = {
         hidden=(64, 64),
         envs_per_runner=4,
         num_env_runners=0,
-        adam="fused",
+        filter_merge="pooled",
     ),
 }
 
@@ -225,7 +242,7 @@ class ExperimentSpec(StrictModel):
     noise: RaterNoise = RaterNoise()
     rating_range: tuple[float, float] = (0.0, float(SEGMENT_LENGTH))
     reward_model: RewardModelConfig = RewardModelConfig()
-    ppo: PPOSettings = PPOSettings()
+    ppo: PPOSettings = PPO_PRESETS["paper"]
     knn_k: int = Field(5, ge=1, description="k of the state-entropy exploration reward")
     service_cpus: float = Field(0.0, ge=0, description="CPUs reserved for the rating service")
     evaluation: EvaluationSettings = EvaluationSettings()

@@ -186,7 +186,11 @@ def test_the_learners_adam_is_the_kernel_the_spec_names(kernel):
     assert optimizer.defaults["eps"] == 1e-5
 
 
-def test_the_presets_use_the_fused_adam_and_an_unnamed_kernel_is_the_earlier_one():
-    assert {p.adam for p in PPO_PRESETS.values()} == {"fused"}
-    # specs written before `adam` existed ran the multi-tensor kernel
+def test_the_presets_use_validated_settings_and_an_unnamed_one_is_the_earlier_one():
+    # foreach Adam has a learning record, fused none; the pooled filter merge is exact
+    assert {p.adam for p in PPO_PRESETS.values()} == {"foreach"}
+    assert {p.filter_merge for p in PPO_PRESETS.values()} == {"pooled"}
+    assert ExperimentSpec(env="cartpole-balance", method="ppo").ppo.filter_merge == "pooled"
+    # specs written before these settings existed ran foreach Adam and RLlib's merge
     assert PPOSettings.model_validate({}).adam == "foreach"
+    assert PPOSettings.model_validate({}).filter_merge == "rllib"

@@ -54,14 +54,17 @@ class Campaign:
 
 
 # PPO settings added after records were keyed, and the value at which a setting
-# changes nothing its trial computes: left out of the digest there, so every
-# record keeps its key. None: no value changes a sampled number (tests show
-# identical samples), only the speed.
+# changes nothing its trial computes (what the records ran with): left out of the
+# digest there, so every record keeps its key. SPEED_ONLY: no value changes a sampled
+# number (tests show identical samples), only the speed.
+SPEED_ONLY = "speed only"
 ADDED_LATER: dict[str, object] = {
-    "sampler": None,
+    "sampler": SPEED_ONLY,
     "env_runner_cpus": 1.0,
     "learner_cpus": 1.0,
     "adam": "foreach",
+    "filter_merge": "rllib",
+    "freeze_observation_stats_at": None,
 }
 # The same for settings of the spec itself.
 ADDED_LATER_TO_SPEC: dict[str, object] = {
@@ -75,7 +78,7 @@ def trial_key(spec: ExperimentSpec) -> str:
     """env_method[_cN]_sS_<digest>: readable, and a changed setting is a new trial."""
     dump = spec.model_dump(mode="json")
     for name, neutral in ADDED_LATER.items():
-        if neutral is None or dump["ppo"][name] == neutral:
+        if neutral == SPEED_ONLY or dump["ppo"][name] == neutral:
             dump["ppo"].pop(name)
     for name, neutral in ADDED_LATER_TO_SPEC.items():
         if dump[name] == neutral:

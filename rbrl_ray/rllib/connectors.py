@@ -19,13 +19,14 @@ from typing import Any
 import numpy as np
 import torch
 from ray.rllib.connectors.connector_v2 import ConnectorV2
-from ray.rllib.connectors.env_to_module import MeanStdFilter
 from ray.rllib.connectors.module_to_env import GetActions
 from ray.rllib.core import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
 from ray.rllib.env.utils.infinite_lookback_buffer import InfiniteLookbackBuffer
 from ray.rllib.utils.filter import RunningStat
 from ray.rllib.utils.numpy import SMALL_NUMBER, convert_to_numpy
+
+from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
 
 
 def push(stats: RunningStat, x: np.ndarray) -> None:
@@ -44,8 +45,8 @@ def push(stats: RunningStat, x: np.ndarray) -> None:
     stats.sum_sq_diff_delta_array += spread
 
 
-class LeanMeanStdFilter(MeanStdFilter):
-    """RLlib's MeanStdFilter (same state, sync and merge) for one agent and a flat Box,
+class LeanMeanStdFilter(PooledMeanStdFilter):
+    """PooledMeanStdFilter (RLlib's state and sync, our merge) for one agent and a flat Box,
     which also hands the module its batch: the whole env-to-module pipeline.
 
     Each episode's newest observation updates the running stats, then is normalised
@@ -69,10 +70,11 @@ class LeanMeanStdFilter(MeanStdFilter):
             self._init_new_filters()
         f = self._filters[None]
         stats, buffer = f.running_stats, f.buffer
+        update = self.updating()
         rows = []
         for episode in self.single_agent_episode_iterator(episodes):
             x = np.asarray(newest(episode.observations))
-            if self._update_stats:
+            if update:
                 push(stats, x)
                 push(buffer, x)
             y = x

@@ -48,6 +48,7 @@ from rbrl_ray.rllib.keys import (
     learner_extras,
     spec_of,
 )
+from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
 from rbrl_ray.rllib.service_keeper import ServiceKeeper
@@ -71,7 +72,8 @@ SPEC_OWNED: dict[str, str] = {
     "num_cpus_per_env_runner": "ppo.env_runner_cpus",
     "num_cpus_for_main_process": "ppo.learner_cpus",
     "num_cpus_per_learner": "ppo.learner_cpus",
-    "_env_to_module_connector": "ppo.normalize_observations, ppo.env_runner_connectors",
+    "_env_to_module_connector": "ppo.normalize_observations, ppo.filter_merge, "
+    "ppo.freeze_observation_stats_at, ppo.env_runner_connectors",
     "_module_to_env_connector": "ppo.env_runner_connectors",
     "add_default_connectors_to_module_to_env_pipeline": "ppo.env_runner_connectors",
     "add_default_connectors_to_env_to_module_pipeline": "ppo.env_runner_connectors",
@@ -95,32 +97,35 @@ SPEC_OWNED: dict[str, str] = {
 }
 
 
-def observation_filter(
-    env: object = None, spaces: object = None, device: object = None
-) -> MeanStdFilter:
-    """Running mean/std observation normalisation (paper), synced across EnvRunners."""
-    return MeanStdFilter()
+@dataclasses.dataclass(frozen=True)
+class ObservationFilter:
+    """The env-to-module connector factory: running mean/std observation normalisation
+    (RbRL's VecNormalize), synced across EnvRunners; RLlib's piece or the lean one,
+    merged as `merge` says. A dataclass, so that configs holding it compare by value."""
 
+    lean: bool
+    merge: str = "pooled"
+    freeze_after: int | None = None
 
-def lean_observation_filter(
-    env: object = None, spaces: object = None, device: object = None
-) -> MeanStdFilter:
-    """The same normalisation, computed by the lean piece (rllib/connectors.py)."""
-    return LeanMeanStdFilter()
+    def __call__(
+        self, env: object = None, spaces: object = None, device: object = None
+    ) -> MeanStdFilter:
+        piece = LeanMeanStdFilter if self.lean else PooledMeanStdFilter
+        return piece(merge=self.merge, freeze_after=self.freeze_after)
 
 
 def env_runner_connectors(p: PPOSettings) -> dict[str, Any]:
     """The EnvRunner's connector settings: RLlib's pieces or the lean ones."""
     lean = p.env_runner_connectors == "lean"
-    if not p.normalize_observations:
-        env_to_module = None
-    else:
-        env_to_module = lean_observation_filter if lean else observation_filter
+    normalize = p.normalize_observations
     return {
-        "env_to_module_connector": env_to_module,
+        "env_to_module_connector": ObservationFilter(
+            lean, p.filter_merge, p.freeze_observation_stats_at
+        )
+        if normalize
+        else None,
         # the lean filter hands the module its batch itself
-        "add_default_connectors_to_env_to_module_pipeline": env_to_module
-        is not lean_observation_filter,
+        "add_default_connectors_to_env_to_module_pipeline": not (normalize and lean),
         "module_to_env_connector": module_to_env_pieces if lean else None,
         "add_default_connectors_to_module_to_env_pipeline": not lean,
     }
