@@ -44,8 +44,13 @@ from rbrl_ray.validation import error_line
 PROG = "bench/learning.py"
 HERE = Path(__file__).resolve().parent
 FINAL_ITERATIONS = 2
-LABELS = {"ppo": "ours: ppo (RLlib)", "sb3": "SB3 PPO", "ours": "ours: ours, 3 classes"}
-COLOURS = {"ppo": "tab:red", "sb3": "black", "ours": "tab:blue"}
+LABELS = {
+    "ppo": "ours: ppo (RLlib)",
+    "sb3": "SB3 PPO",
+    "sb3_rbrl": "SB3 PPO, RbRL's settings (gSDE, clip decay)",
+    "ours": "ours: ours, 3 classes",
+}
+COLOURS = {"ppo": "tab:red", "sb3": "black", "sb3_rbrl": "tab:gray", "ours": "tab:blue"}
 
 
 def build_parser() -> OneLineParser:
@@ -281,7 +286,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = parse_seeds(args.seeds)
     kinds = choice_list(args.kinds, KINDS, "kind", "--kinds")
     ppo = parse_ppo(args.preset, args.ppo)
-    if "sb3" in kinds:
+    if {"sb3", "sb3_rbrl"} & set(kinds):
         try:
             import stable_baselines3  # noqa: F401
         except ImportError:

@@ -3,7 +3,8 @@
     python bench/learning_runs.py KIND --env ENV --steps N --seed S [--ppo JSON] [--classes C]
 
 KIND: ppo (this project's RatingPPO on the env reward), sb3 (stable-baselines3 PPO
-with the same settings) or ours (RatingPPO learning from 3-class ratings, the
+with the same settings), sb3_rbrl (SB3 PPO with the RbRL code's own settings: gSDE,
+decaying clip range; bench/sb3_baseline.py) or ours (RatingPPO learning from 3-class ratings, the
 paper's schedule). Prints one `POINT {json}` line per iteration (env steps, mean
 true return of the episodes that ended in it) and a last `RESULT {json}` line.
 """
@@ -22,7 +23,7 @@ from rbrl_ray import metric_names as m
 from rbrl_ray.envs import EPISODE_LENGTH
 from rbrl_ray.experiment import ExperimentSpec, PPOSettings
 
-KINDS = ("ppo", "sb3", "ours")
+KINDS = ("ppo", "sb3", "sb3_rbrl", "ours")
 
 
 def emit(tag: str, payload: dict[str, Any]) -> None:
@@ -68,10 +69,10 @@ def run_rllib(
     return {"steps": done, "seconds": seconds}
 
 
-def run_sb3(env: str, steps: int, seed: int, p: PPOSettings) -> dict[str, Any]:
+def run_sb3(env: str, steps: int, seed: int, p: PPOSettings, rbrl: bool) -> dict[str, Any]:
     from stable_baselines3.common.callbacks import BaseCallback
 
-    from bench.sb3_baseline import sb3_ppo
+    from bench.sb3_baseline import sb3_ppo, sb3_rbrl_ppo
 
     class IterationReturns(BaseCallback):
         """The mean return of the episodes that ended in each rollout."""
@@ -89,7 +90,7 @@ def run_sb3(env: str, steps: int, seed: int, p: PPOSettings) -> dict[str, Any]:
             emit("POINT", {"steps": int(self.num_timesteps), "return": mean})
             self.returns = []
 
-    model = sb3_ppo(env, seed, p)
+    model = sb3_rbrl_ppo(env, seed, steps) if rbrl else sb3_ppo(env, seed, p)
     start = time.perf_counter()
     model.learn(total_timesteps=steps, callback=IterationReturns())
     return {"steps": int(model.num_timesteps), "seconds": time.perf_counter() - start}
@@ -105,8 +106,8 @@ def main() -> None:
     parser.add_argument("--classes", type=int, default=3)
     args = parser.parse_args()
     p = PPOSettings.model_validate_json(args.ppo)
-    if args.kind == "sb3":
-        out = run_sb3(args.env, args.steps, args.seed, p)
+    if args.kind in ("sb3", "sb3_rbrl"):
+        out = run_sb3(args.env, args.steps, args.seed, p, rbrl=args.kind == "sb3_rbrl")
     elif args.kind == "ppo":
         out = run_rllib(args.env, args.steps, args.seed, p, "ppo", None)
     else:

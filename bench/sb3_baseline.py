@@ -6,6 +6,15 @@ same size and activation, observation normalisation (VecNormalize, as our
 MeanStdFilter) and the same env creator. SB3's own defaults supply the rest:
 a state-independent log-std starting at 0, orthogonal initialisation, Adam
 with epsilon 1e-5, advantages normalised per minibatch, no gSDE.
+
+`sb3_rbrl_ppo` is instead SB3 PPO as the public RbRL code runs it
+(Dev1nW/Rating-based-Reinforcement-Learning, train_PPO.py and
+scripts/walker_walk/run_ppo.sh), the paper's PPO as it was run: gSDE on (its
+`--use-sde 1` default, a new noise matrix every 4 steps), the clip range decaying
+linearly from 0.4 to 0 over the run's 4M steps, VecNormalize(norm_reward=False),
+and the walker script's rollout (32 envs x 500 steps), minibatch 64, λ 0.92,
+lr 5e-5, 20 epochs, 3x256 nets. RbRL has no cartpole script: the walker settings
+stand in for it.
 """
 
 from __future__ import annotations
@@ -46,4 +55,58 @@ def sb3_ppo(env: str, seed: int, p: PPOSettings, **kwargs: Any) -> Any:
             "activation_fn": {"tanh": torch.nn.Tanh, "relu": torch.nn.ReLU}[p.activation],
         },
         **kwargs,
+    )
+
+
+#: The RbRL scripts' settings (scripts/walker_walk/run_ppo.sh, train_PPO.py defaults).
+RBRL_PPO = {
+    "n_envs": 32,
+    "n_steps": 500,
+    "batch_size": 64,
+    "gae_lambda": 0.92,
+    "learning_rate": 5e-5,
+    "n_epochs": 20,
+    "clip_init": 0.4,
+    "sde_sample_freq": 4,
+    "hidden": [256, 256, 256],
+    "run_steps": 4_000_000,
+}
+
+
+def rbrl_clip_range(initial: float, learn_steps: int, run_steps: int) -> Any:
+    """RbRL's linear clip schedule, `progress_remaining * initial` over a run of
+    `run_steps`, for a `learn(learn_steps)` that covers only the start of that run."""
+
+    def clip(progress_remaining: float) -> float:
+        steps_done = (1.0 - progress_remaining) * learn_steps
+        return initial * max(0.0, 1.0 - steps_done / run_steps)
+
+    return clip
+
+
+def sb3_rbrl_ppo(env: str, seed: int, learn_steps: int) -> Any:
+    """SB3 PPO with the RbRL code's own settings (RBRL_PPO), for `learn(learn_steps)`."""
+    from stable_baselines3 import PPO
+    from stable_baselines3.common.env_util import make_vec_env
+    from stable_baselines3.common.vec_env import VecNormalize
+
+    r = RBRL_PPO
+    vec = make_vec_env(lambda: make_env({"env": env}), n_envs=r["n_envs"], seed=seed)
+    vec = VecNormalize(vec, norm_reward=False)
+    return PPO(
+        "MlpPolicy",
+        vec,
+        seed=seed,
+        device="cpu",
+        verbose=0,
+        n_steps=r["n_steps"],
+        batch_size=r["batch_size"],
+        n_epochs=r["n_epochs"],
+        learning_rate=r["learning_rate"],
+        clip_range=rbrl_clip_range(r["clip_init"], learn_steps, r["run_steps"]),
+        gae_lambda=r["gae_lambda"],
+        ent_coef=0.0,
+        use_sde=True,
+        sde_sample_freq=r["sde_sample_freq"],
+        policy_kwargs={"net_arch": {"pi": r["hidden"], "vf": r["hidden"]}},
     )
