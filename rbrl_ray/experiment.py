@@ -124,6 +124,26 @@ class PPOSettings(StrictModel):
     )
 
     @property
+    def observation_normalisation(self) -> str:
+        """What the policy's observations were normalised with, in words (for records)."""
+        if not self.normalize_observations:
+            return "none (raw observations)"
+        frozen = (
+            f", frozen after {self.freeze_observation_stats_at:,} env steps"
+            if self.freeze_observation_stats_at
+            else ""
+        )
+        if self.num_env_runners == 0:
+            return f"running mean/std of every observation (sampled in the trial process){frozen}"
+        if self.filter_merge == "rllib":
+            return (
+                "running mean/std merged across EnvRunners RLlib 2.60's way: after every "
+                "sync the mean is pulled toward zero and the std widened "
+                f"(docs/rllib_filter_merge_repro.py){frozen}"
+            )
+        return f"running mean/std of every observation, pooled across EnvRunners{frozen}"
+
+    @property
     def adam_kernel(self) -> dict[str, bool]:
         """torch.optim.Adam's keyword for `adam`."""
         return {"fused": True} if self.adam == "fused" else {"foreach": True}

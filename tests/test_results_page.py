@@ -80,3 +80,21 @@ def test_without_rbrl_trials_no_reward_model_comparison_is_claimed(tmp_path):
     write_report(campaign, campaign)
     assert "Ours − RbRL in r(r̂, r)" not in (campaign / "RESULTS.md").read_text()
     assert (campaign / "reward_vs_return.png").exists()
+
+
+def test_the_page_says_which_observation_normalisation_its_records_ran_with(tmp_path):
+    """The v1 records ran with RLlib's drifting merge of EnvRunner statistics; a record
+    made with the pooled merge says so instead, and the caveat goes."""
+    campaign = _campaign(tmp_path, TRIAL)
+    write_report(campaign, campaign)
+    page = (campaign / "RESULTS.md").read_text()
+    assert "merged across EnvRunners RLlib 2.60's way" in page
+    assert "(1 of 1 trials)" in page and "with that difference in mind" in page
+
+    record = json.loads((campaign / "trials" / TRIAL).read_text())
+    record["spec"]["ppo"]["filter_merge"] = "pooled"
+    (campaign / "trials" / TRIAL).write_text(json.dumps(record))
+    write_report(campaign, campaign)
+    page = (campaign / "RESULTS.md").read_text()
+    assert "running mean/std of every observation, pooled across EnvRunners" in page
+    assert "with that difference in mind" not in page

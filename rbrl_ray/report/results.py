@@ -176,6 +176,33 @@ def pilot_lines(pilots: list[Trial]) -> list[str]:
     ]
 
 
+def normalisation_lines(trials: list[Trial]) -> list[str]:
+    """What the policies' observations were normalised with, and in how many trials:
+    RLlib 2.60's merge of EnvRunner statistics drifts (issue 30), so it is part of what
+    a result means, and of how it compares with the paper's PPO (SB3's VecNormalize)."""
+    counts: dict[str, int] = {}
+    for t in trials:
+        kind = t.spec.ppo.observation_normalisation
+        counts[kind] = counts.get(kind, 0) + 1
+    if not counts:
+        return []
+    shown = "; ".join(f"{kind} ({n} of {len(trials)} trials)" for kind, n in counts.items())
+    drifted = any(t.spec.ppo.filter_merge == "rllib" and t.spec.ppo.num_env_runners > 0
+                  and t.spec.ppo.normalize_observations for t in trials)  # fmt: skip
+    caveat = (
+        " The policies here saw differently scaled inputs, so a comparison with the "
+        "paper's PPO holds only with that difference in mind (BENCHMARKS.md, "
+        "'Observation normalisation')."
+        if drifted
+        else ""
+    )
+    return [
+        f"Observation normalisation: {shown}. The paper's PPO (SB3 with VecNormalize) "
+        f"normalises with the running statistics of every observation.{caveat}",
+        "",
+    ]
+
+
 def results_markdown(
     source: Path,
     trials: list[Trial],
@@ -203,6 +230,7 @@ def results_markdown(
         "side and 'does not hold' every cell significantly below; anything else is "
         "inconclusive at this budget.",
         "",
+        *normalisation_lines(finished),
         "## The paper's claims",
         "",
         claims_table(finals_by_cell(trials), measure),
