@@ -87,6 +87,16 @@ def parse_seeds(text: str) -> list[int]:
 
 def parse_ppo(preset: str, items: list[str]) -> PPOSettings:
     """The preset's settings with KEY=VALUE overrides (values parsed as JSON where they can be)."""
+    overrides = ppo_overrides(items)
+    try:
+        return PPOSettings.model_validate({**PPO_PRESETS[preset].model_dump(), **overrides})
+    except ValueError as err:
+        raise UsageError(f"--ppo {error_line(err)}") from None
+
+
+def ppo_overrides(items: list[str]) -> dict[str, Any]:
+    """`--ppo KEY=VALUE` items as a dict of PPOSettings fields (values parsed as JSON
+    where they can be); an unknown key is a usage error naming the allowed ones."""
     overrides: dict[str, Any] = {}
     for item in items:
         key, sep, text = item.partition("=")
@@ -99,10 +109,7 @@ def parse_ppo(preset: str, items: list[str]) -> PPOSettings:
             overrides[key] = json.loads(text)
         except json.JSONDecodeError:
             overrides[key] = text
-    try:
-        return PPOSettings.model_validate({**PPO_PRESETS[preset].model_dump(), **overrides})
-    except ValueError as err:
-        raise UsageError(f"--ppo {error_line(err)}") from None
+    return overrides
 
 
 def final_return(curve: list[dict[str, Any]]) -> float | None:

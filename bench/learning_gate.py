@@ -32,8 +32,8 @@ from typing import Any
 
 import yaml
 
+from bench.learning import ppo_overrides
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
-from rbrl_ray.experiment import PPOSettings
 from rbrl_ray.report.trials import load_trials
 
 PROG = "bench/learning_gate.py"
@@ -55,22 +55,6 @@ def build_parser() -> OneLineParser:
     p.add_argument("--name", help="also write bench/results/learning_gate_NAME.{json,md}")
     p.add_argument("--out", type=Path, help="sweep storage (default: a temporary folder)")
     return p
-
-
-def parse_overrides(items: list[str]) -> dict[str, Any]:
-    overrides: dict[str, Any] = {}
-    for item in items:
-        key, sep, text = item.partition("=")
-        if not sep or key not in PPOSettings.model_fields:
-            raise UsageError(
-                f"unknown --ppo setting {item!r}; allowed keys: "
-                + ", ".join(PPOSettings.model_fields)
-            )
-        try:
-            overrides[key] = json.loads(text)
-        except json.JSONDecodeError:
-            overrides[key] = text
-    return overrides
 
 
 def gate_sweep(steps: int, seeds: list[int], overrides: dict[str, Any]) -> dict[str, Any]:
@@ -125,7 +109,7 @@ def main(argv: list[str] | None = None) -> int:
         seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     except ValueError:
         raise UsageError(f"--seeds must be comma-separated integers, got {args.seeds!r}") from None
-    sweep = gate_sweep(args.steps, seeds, parse_overrides(args.ppo))
+    sweep = gate_sweep(args.steps, seeds, ppo_overrides(args.ppo))
     with tempfile.TemporaryDirectory(prefix="learning_gate_") as scratch:
         storage = args.out or Path(scratch)
         storage.mkdir(parents=True, exist_ok=True)

@@ -25,21 +25,26 @@ from rbrl_ray.envs import make_env
 from rbrl_ray.experiment import PPOSettings
 
 
-def sb3_ppo(env: str, seed: int, p: PPOSettings, **kwargs: Any) -> Any:
-    """An SB3 `PPO("MlpPolicy")` on `env` with the settings of `p`."""
-    import torch
+def normalised_ppo(env: str, seed: int, n_envs: int, **ppo: Any) -> Any:
+    """SB3's `PPO("MlpPolicy")` on `n_envs` copies of `env` behind VecNormalize (RbRL's
+    `VecNormalize(env, norm_reward=False)`), on the CPU, with the PPO arguments `ppo`."""
     from stable_baselines3 import PPO
     from stable_baselines3.common.env_util import make_vec_env
     from stable_baselines3.common.vec_env import VecNormalize
 
-    vec = make_vec_env(lambda: make_env({"env": env}), n_envs=p.envs_per_runner, seed=seed)
-    vec = VecNormalize(vec, norm_obs=True, norm_reward=False)  # as our MeanStdFilter
-    return PPO(
-        "MlpPolicy",
-        vec,
-        seed=seed,
-        device="cpu",
-        verbose=0,
+    vec = make_vec_env(lambda: make_env({"env": env}), n_envs=n_envs, seed=seed)
+    vec = VecNormalize(vec, norm_obs=True, norm_reward=False)
+    return PPO("MlpPolicy", vec, seed=seed, device="cpu", verbose=0, **ppo)
+
+
+def sb3_ppo(env: str, seed: int, p: PPOSettings, **kwargs: Any) -> Any:
+    """An SB3 `PPO("MlpPolicy")` on `env` with the settings of `p`."""
+    import torch
+
+    return normalised_ppo(
+        env,
+        seed,
+        p.envs_per_runner,
         n_steps=p.train_batch_size // p.envs_per_runner,
         batch_size=p.minibatch_size,
         n_epochs=p.num_epochs,
@@ -86,19 +91,11 @@ def rbrl_clip_range(initial: float, learn_steps: int, run_steps: int) -> Any:
 
 def sb3_rbrl_ppo(env: str, seed: int, learn_steps: int) -> Any:
     """SB3 PPO with the RbRL code's own settings (RBRL_PPO), for `learn(learn_steps)`."""
-    from stable_baselines3 import PPO
-    from stable_baselines3.common.env_util import make_vec_env
-    from stable_baselines3.common.vec_env import VecNormalize
-
     r = RBRL_PPO
-    vec = make_vec_env(lambda: make_env({"env": env}), n_envs=r["n_envs"], seed=seed)
-    vec = VecNormalize(vec, norm_reward=False)
-    return PPO(
-        "MlpPolicy",
-        vec,
-        seed=seed,
-        device="cpu",
-        verbose=0,
+    return normalised_ppo(
+        env,
+        seed,
+        r["n_envs"],
         n_steps=r["n_steps"],
         batch_size=r["batch_size"],
         n_epochs=r["n_epochs"],
