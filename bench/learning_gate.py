@@ -12,12 +12,16 @@ reaches THRESHOLD; the exit code is 1 otherwise. tests/test_learning_gate.py run
 in CI. With --name the table is also written to bench/results/learning_gate_<name>.md,
 beside the measurements that chose STEPS and THRESHOLD (BENCHMARKS.md, "Learning gate").
 
-Why these numbers (measured on 2-core AMD EPYC machines, bench/results/learning_gate_*):
-at 150k env steps the demo's ppo and ours reached 833-981 on seeds 0-2, while the
-known regressions stayed below 450: RLlib's default policy parameterisation
-(`free_log_std: false`, the log-std a state-dependent output) and ... (see the
-records). THRESHOLD sits between them with a margin on both sides, because returns
-differ between CPUs (one Intel machine printed ppo 757 where AMD gave 973).
+Why these numbers (seed 0, the demo's own budget of 150k env steps; each trial is
+deterministic on one machine, but returns differ between CPUs). On main, the final
+evaluation returns of seed 0 were ppo 973.2, ours 972.4 on a 2-core AMD EPYC
+(bench/results/learning_gate_demo_150k.*: seeds 1-2 gave ppo 989.1 / 999.1, ours
+945.6 / 554.1) and ppo 757.3, ours 958.6 on an Intel machine (the same demo from a
+fresh clone, issue 30). With RLlib's state-dependent log-std (`--ppo
+free_log_std=false`), ours reached 315.2 and ppo 913.9
+(bench/results/learning_gate_regression_free_log_std_off.*). THRESHOLD 500 sits
+257 below the lowest working seed-0 value seen and 185 above the regression. Two
+trials of 150k steps take about 4 minutes on 2 idle cores.
 """
 
 from __future__ import annotations
@@ -41,7 +45,7 @@ REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tune_configs" / "demo.yaml"
 METHODS = ("ppo", "ours")
 STEPS = 150_000
-THRESHOLD = 600.0
+THRESHOLD = 500.0
 
 
 def build_parser() -> OneLineParser:
