@@ -18,7 +18,7 @@ from typing import Any
 
 from bench.learning import FINAL_ITERATIONS, HERE, curves_of, plot_band, save_axes
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
-from rbrl_ray.experiment import PPO_PRESETS
+from rbrl_ray.experiment import PPO_PRESETS, PPOSettings
 
 PROG = "bench/learning_table.py"
 
@@ -40,7 +40,10 @@ def value_at(curve: list[dict[str, Any]], at: int) -> float | None:
 
 def changed_settings(record: dict[str, Any]) -> str:
     paper = json.loads(PPO_PRESETS["paper"].model_dump_json())
-    changed = {k: v for k, v in record["settings"]["ppo"].items() if paper.get(k) != v}
+    # a field the record does not name ran with PPOSettings' default for it (the value
+    # that means "what ran before the field existed": RLlib's filter merge, say)
+    ran = json.loads(PPOSettings.model_validate(record["settings"]["ppo"]).model_dump_json())
+    changed = {k: v for k, v in ran.items() if paper.get(k) != v}
     return ", ".join(f"{k}={v}" for k, v in changed.items()) or "paper preset"
 
 
