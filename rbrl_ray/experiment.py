@@ -169,6 +169,12 @@ class PPOSettings(StrictModel):
         description="CPUs reserved for the trial's own process, which runs the learner "
         "(RLlib's num_cpus_for_main_process)",
     )
+    # RbRL's VecNormalize: the running mean/std of every observation (exact in every
+    # layout with filter_merge "pooled"). Measured at the paper preset, 5 seeds, 300k
+    # (BENCHMARKS.md, "Observation normalisation"): cartpole learns far better on raw
+    # observations (973.3 ± 3.5 against 599.5 ± 37.7), walker better normalised
+    # (224.8 ± 19.6 against 158.0 ± 5.7). Neither wins on both, so the paper's choice
+    # stays until statistics frozen early (freeze_observation_stats_at) are measured.
     normalize_observations: bool = Field(True, description="running mean/std (RbRL scripts)")
     # RLlib 2.60 merges EnvRunners' statistics wrongly (mean pulled toward zero, std
     # widened after every sync; rllib/observation_filter.py). "pooled" is the exact
