@@ -191,6 +191,8 @@ def test_the_presets_use_validated_settings_and_an_unnamed_one_is_the_earlier_on
     assert {p.adam for p in PPO_PRESETS.values()} == {"foreach"}
     assert {p.filter_merge for p in PPO_PRESETS.values()} == {"pooled"}
     assert ExperimentSpec(env="cartpole-balance", method="ppo").ppo.filter_merge == "pooled"
+    # the paper preset's observation statistics stop after the exploration phase's 32k
+    assert PPO_PRESETS["paper"].freeze_observation_stats_at == 32_000
     # specs written before these settings existed ran foreach Adam and RLlib's merge
     assert PPOSettings.model_validate({}).adam == "foreach"
     assert PPOSettings.model_validate({}).filter_merge == "rllib"
