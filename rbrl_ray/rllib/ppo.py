@@ -114,6 +114,12 @@ class ObservationFilter:
         return piece(merge=self.merge, freeze_after=self.freeze_after)
 
 
+# The factories configs held before ObservationFilter existed (RLlib's merge, then the
+# only one): a Tune experiment stored then still unpickles and resumes as it ran.
+observation_filter = ObservationFilter(lean=False, merge="rllib")
+lean_observation_filter = ObservationFilter(lean=True, merge="rllib")
+
+
 def env_runner_connectors(p: PPOSettings) -> dict[str, Any]:
     """The EnvRunner's connector settings: RLlib's pieces or the lean ones."""
     lean = p.env_runner_connectors == "lean"
