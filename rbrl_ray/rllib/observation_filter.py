@@ -108,7 +108,7 @@ class PooledMeanStdFilter(MeanStdFilter):
         return self._update_stats and not self.statistics_frozen()
 
     def __call__(self, **kwargs: Any) -> Any:
-        if self.updating() or not self._update_stats:
+        if not (self._update_stats and self.statistics_frozen()):
             return super().__call__(**kwargs)
         self._update_stats = False  # RLlib's piece reads this flag in each call
         try:
