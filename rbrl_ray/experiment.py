@@ -37,6 +37,12 @@ class RatingSchedule(StrictModel):
         description="fit the reward model while the next iteration trains; its weights "
         "are used from the iteration after that (one iteration later than a blocking fit)",
     )
+    first_fit_blocks: bool = Field(
+        True,
+        description="with background_fit: the first fit blocks (there is no model to train "
+        "on yet), so the exploration reward ends at explore_steps; false: it runs in the "
+        "background too and the exploration reward lasts one iteration longer (campaign v1)",
+    )
 
     @field_validator("selection")
     @classmethod
@@ -260,6 +266,12 @@ class RatingPageSettings(StrictModel):
         return self
 
 
+#: Settings added after specs were first stored (records, Tune configs, checkpoints),
+#: with the value that a stored spec without them ran with, where that is not today's
+#: default.
+STORED_WITHOUT: dict[tuple[str, str], object] = {("schedule", "first_fit_blocks"): False}
+
+
 class ExperimentSpec(StrictModel):
     """Everything that defines one trial."""
 
@@ -287,6 +299,16 @@ class ExperimentSpec(StrictModel):
         "rendered for a person (always on with rater: human)",
     )
     rating_page: RatingPageSettings = RatingPageSettings()
+
+    @classmethod
+    def from_stored(cls, data: dict[str, Any]) -> ExperimentSpec:
+        """A spec as `model_dump` wrote it, at any earlier version: a setting added since
+        takes the value that spec ran with (STORED_WITHOUT), not today's default."""
+        data = dict(data)
+        for (section, name), value in STORED_WITHOUT.items():
+            if isinstance(data.get(section), dict) and name not in data[section]:
+                data[section] = {**data[section], name: value}
+        return cls.model_validate(data)
 
     @field_validator("env")
     @classmethod

@@ -174,7 +174,7 @@ def load_resume(args: argparse.Namespace) -> tuple[ExperimentSpec, Path]:
     if not spec_path.is_file():
         raise UsageError(f"no trial to resume in {str(out)!r}: it needs {SPEC_FILE}")
     try:
-        spec = ExperimentSpec.model_validate(read_json(spec_path, "trial spec", SPEC_ADVICE))
+        spec = ExperimentSpec.from_stored(read_json(spec_path, "trial spec", SPEC_ADVICE))
     except ValidationError as err:
         raise DamagedFile(spec_path, "trial spec", error_line(err), SPEC_ADVICE) from None
     if checkpoint.is_dir():

@@ -50,41 +50,60 @@ def _equal(a: dict, b: dict) -> bool:
 def test_background_fit_is_published_by_the_next_advance(tmp_path):
     blocking = _service(tmp_path, background=False, name="blocking")
     background = _service(tmp_path, background=True, name="background")
-    untrained = background.reward_source(None)[2]
 
-    m_block = blocking.advance(100)
+    # Query 0: the first fit blocks in both (no model yet: exploration ends on time).
+    assert blocking.advance(100)["reward_model/version"] == 1 and blocking.phase == MODEL
     m_back = background.advance(100)
-    assert m_block["reward_model/version"] == 1 and blocking.phase == MODEL
-    # The background fit runs; learners keep the untrained model and the explore phase.
-    assert m_back["reward_model/version"] == 0 and m_back["rating/num_ratings"] == 40
-    assert background.phase == EXPLORE
-    key, _, weights = background.reward_source(None)
-    assert key[1] == 0 and _equal(weights, untrained)
-
-    # Nothing due at step 150; the finished fit is published now, and it is the very
-    # model the blocking service fitted on the same ratings.
-    background.add_segments(_segments(1))
-    m_back = background.advance(150)
     assert m_back["reward_model/version"] == 1 and background.phase == MODEL
-    assert m_back["reward_model/fit_running"] is False
+    first = background.reward_source(None)[2]
+    assert _equal(first, blocking.reward_source(None)[2])
+
+    # Query 1: the background fit runs; learners keep the first model meanwhile.
+    for service in (blocking, background):
+        service.add_segments(_segments(1))
+    m_block = blocking.advance(200)
+    m_back = background.advance(200)
+    assert m_block["reward_model/version"] == 2
+    assert m_back["reward_model/version"] == 1 and m_back["rating/num_ratings"] == 80
+    key, _, weights = background.reward_source(None)
+    assert key[1] == 1 and _equal(weights, first)
+
+    # Nothing due at step 250; the finished fit is published now, and it is the very
+    # model the blocking service fitted on the same ratings.
+    m_back = background.advance(250)
+    assert m_back["reward_model/version"] == 2 and m_back["reward_model/fit_running"] is False
     assert _equal(background.reward_source(None)[2], blocking.reward_source(None)[2])
     assert m_back["reward_model/fit_epochs"] == m_block["reward_model/fit_epochs"]
 
 
+def test_a_first_fit_in_the_background_keeps_exploring_one_advance_longer(tmp_path):
+    spec = _spec(background=True)
+    spec["schedule"]["first_fit_blocks"] = False  # what campaign v1 ran
+    service = RatingService(spec, str(tmp_path / "v1"))
+    service.add_segments(_segments(0))
+    untrained = service.reward_source(None)[2]
+    m_first = service.advance(100)
+    assert m_first["reward_model/version"] == 0 and m_first["rating/num_ratings"] == 40
+    assert service.phase == EXPLORE and _equal(service.reward_source(None)[2], untrained)
+    assert service.advance(150)["reward_model/version"] == 1 and service.phase == MODEL
+
+
 def test_checkpoint_during_background_fit_keeps_it(tmp_path):
     service = _service(tmp_path, background=True, name="a")
-    service.advance(100)  # starts a fit
+    service.advance(100)  # the first fit blocks
+    service.add_segments(_segments(1))
+    service.advance(200)  # starts a fit in the background
     state = service.get_state()  # waits for it; it is pending, not yet published
-    assert state["version"] == 0 and state["pending_fit"] is not None
+    assert state["version"] == 1 and state["pending_fit"] is not None
     fitted = service.trainer.state_dict()["model"]
 
     restored = RatingService(_spec(True), str(tmp_path / "b"))
     restored.set_state(state)
-    assert restored.version == 0
+    assert restored.version == 1
     assert _equal(restored.reward_source(None)[2], state["published"])
-    restored.add_segments(_segments(1))
-    metrics = restored.advance(150)
-    assert metrics["reward_model/version"] == 1
+    restored.add_segments(_segments(2))
+    metrics = restored.advance(250)
+    assert metrics["reward_model/version"] == 2
     assert _equal(restored.reward_source(None)[2], fitted)
 
 
@@ -151,3 +170,19 @@ def test_unrestored_counts_stores_without_query_indices_by_per_query(tmp_path):
     assert len(found) == 30 and set(found.queries.tolist()) == {UNKNOWN_QUERY}
     assert found.queries_done_after(0, per_query=10) == 3
     assert found.queries_done_after(5, per_query=20) == 7
+
+
+def test_a_stored_spec_without_first_fit_blocks_runs_as_it_was_stored(tmp_path):
+    new = _spec(background=True)
+    assert new["schedule"]["first_fit_blocks"] is True  # today's default
+    stored = {
+        **new,
+        "schedule": {k: v for k, v in new["schedule"].items() if k != "first_fit_blocks"},
+    }
+    assert ExperimentSpec.from_stored(stored).schedule.first_fit_blocks is False
+    assert ExperimentSpec.from_stored(new).schedule.first_fit_blocks is True
+    assert "first_fit_blocks" not in stored["schedule"]  # the stored dict is left alone
+    service = RatingService(stored, str(tmp_path / "old"))  # a checkpoint's, say
+    service.add_segments(_segments(0))
+    assert service.advance(100)["reward_model/version"] == 0  # the fit runs in the background
+    assert service.get_state()["pending_fit"] is not None  # (waits for it)

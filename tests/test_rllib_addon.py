@@ -82,17 +82,20 @@ def test_gae_sees_reward_model_rewards_or_env_rewards_for_ppo(ray_local, tmp_pat
         algo.stop()
 
 
-def test_background_fit_reaches_the_learner_one_iteration_later(ray_local, tmp_path):
-    spec = tiny_spec("ours", background_fit=True)
+def test_background_fits_reach_the_learner_one_iteration_later_but_the_first(
+    ray_local, tmp_path
+):
+    spec = tiny_spec("ours", background_fit=True, total=30)  # queries at 0, 1000, 2000
     algo = build(spec, tmp_path, ProbedRatingLearner)
     try:
-        results = [algo.train() for _ in range(3)]
+        results = [algo.train() for _ in range(4)]
         records = on_learner(algo, lambda learner: learner.probe.records)
-        # Iteration 1 rates 20 and starts a fit; iteration 2 trains on the untrained
-        # model while it runs; from iteration 3 on the learner has the fitted one.
-        assert results[0]["rating/num_ratings"] == 20
-        assert [r["reward_model/version"] for r in results] == [0, 1, 1]
-        assert [r["version"] for r in records] == [0, 0, 1]
+        # Iteration 1 rates 20 and fits before iteration 2 (no model yet); iteration 2
+        # rates 10 more and starts a fit; iteration 3 still trains on the first model
+        # while it runs; from iteration 4 on the learner has the second.
+        assert [r["rating/num_ratings"] for r in results] == [20, 30, 30, 30]
+        assert [r["reward_model/version"] for r in results] == [1, 1, 2, 2]
+        assert [r["version"] for r in records] == [0, 1, 1, 2]
         for record in records:
             assert np.allclose(record["rewards"], record["expected"], atol=1e-6)
         service_weights = ray.get(algo.rating_service.reward_source.remote(None))[2]

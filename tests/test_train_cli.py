@@ -99,6 +99,10 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     first = _train(*BASE[:-1], "2000", "--out", str(out), *SMALL)
     assert first.returncode == 0, first.stderr[-3000:]
     assert "iter    2 | steps     2,000" in first.stdout and "ratings" in first.stdout
+    written = [p for p in out.rglob("*.json") if "checkpoint" not in p.parts]
+    assert len(written) > 1, written
+    for path in written:  # strict JSON: NaN and Infinity would raise
+        json.loads(path.read_text(), parse_constant=_not_json)
     result = json.loads((out / "summary.json").read_text(), parse_constant=_not_json)
     assert result["env"] == "cartpole-balance" and result["method"] == "ours"
     assert result["classes"] == 3 and result["seed"] == 0
@@ -107,6 +111,8 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     assert set(result["reward_model"]) >= {"accuracy", "pearson_true", "sigma_cls", "sigma_reg"}
     assert result["reward_model"]["sigma_cls"] > 0
     assert len(result["curve"]) == 2
+    # the first iteration ends no episode: its training return is null, not NaN
+    assert result["curve"][0]["true_return"] is None
     # the frozen policy is evaluated at the end (every 5 iterations is not reached)
     assert [c["eval_return"] is None for c in result["curve"]] == [True, False]
     assert 0 < result["eval_return_mean"] == result["curve"][-1]["eval_return"] <= 1000

@@ -66,12 +66,13 @@ ADDED_LATER: dict[str, object] = {
     "filter_merge": "rllib",
     "freeze_observation_stats_at": None,
 }
-# The same for settings of the spec itself.
+# The same for settings of the spec itself, and of its rating schedule.
 ADDED_LATER_TO_SPEC: dict[str, object] = {
     "rater": "synthetic",
     "physics_states": False,
     "rating_page": {"host": "127.0.0.1", "port": 8765, "expose": False},
 }
+ADDED_LATER_TO_SCHEDULE: dict[str, object] = {"first_fit_blocks": False}
 
 
 def trial_key(spec: ExperimentSpec) -> str:
@@ -83,6 +84,9 @@ def trial_key(spec: ExperimentSpec) -> str:
     for name, neutral in ADDED_LATER_TO_SPEC.items():
         if dump[name] == neutral:
             dump.pop(name)
+    for name, neutral in ADDED_LATER_TO_SCHEDULE.items():
+        if dump["schedule"][name] == neutral:
+            dump["schedule"].pop(name)
     text = json.dumps(dump, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     classes = "" if spec.classes is None else f"_c{spec.classes}"

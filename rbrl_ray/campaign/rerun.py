@@ -24,7 +24,7 @@ def recorded_spec(records: Path, key: str) -> tuple[ExperimentSpec, list[dict[st
         shown = ", ".join(known[:5]) + (", …" if len(known) > 5 else "") or "none"
         raise ConfigError(f"no record {key!r} in {records / 'trials'}; recorded: {shown}")
     record = read_record(path)
-    return ExperimentSpec.model_validate(record["spec"]), record["iterations"]
+    return ExperimentSpec.from_stored(record["spec"]), record["iterations"]
 
 
 def rerun(spec: ExperimentSpec, iterations: int, storage: Path) -> list[dict[str, Any]]:

@@ -120,7 +120,7 @@ class Loaded:
 def _record(path: Path) -> Trial:
     record = read_json(path, "trial record", ADVICE)
     try:
-        spec = ExperimentSpec.model_validate(record["spec"])
+        spec = ExperimentSpec.from_stored(record["spec"])
         histogram = record.get("rating_histogram")
         histogram = tuple(histogram) if histogram else None
         return Trial(path, spec, curve_frame(record["iterations"]), histogram)

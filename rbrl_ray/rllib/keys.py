@@ -38,4 +38,4 @@ def spec_of(config: Any) -> ExperimentSpec | None:
     raw = learner_extras(config).get(SPEC_KEY)
     if raw is None:
         return None
-    return raw if isinstance(raw, ExperimentSpec) else ExperimentSpec.model_validate(raw)
+    return raw if isinstance(raw, ExperimentSpec) else ExperimentSpec.from_stored(raw)

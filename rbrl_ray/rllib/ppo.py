@@ -227,7 +227,7 @@ class RatingPPOConfig(PPOConfig):
             return config
         built = learner_extras(self).get(BUILT_FROM_KEY)
         if built is not None:
-            _check_owned_unchanged(self, type(self).from_spec(ExperimentSpec.model_validate(built)))
+            _check_owned_unchanged(self, type(self).from_spec(ExperimentSpec.from_stored(built)))
         return config.apply_spec(spec)
 
 

@@ -50,7 +50,7 @@ class RatingService:
     def __init__(
         self, spec: dict[str, Any], root: str, queue: str = "trial", desk_root: str | None = None
     ) -> None:
-        self.spec = ExperimentSpec.model_validate(spec)
+        self.spec = ExperimentSpec.from_stored(spec)
         task = get_task(self.spec.env)
         self.dims = (task.obs_dim, task.act_dim)
         self.rater = SyntheticRater(self.spec.rater_config())
@@ -125,7 +125,11 @@ class RatingService:
 
     # -- fitting ------------------------------------------------------------------
     def _refit(self) -> None:
-        if self.spec.schedule.background_fit:
+        schedule = self.spec.schedule
+        # Until a first model exists the learners train on the exploration reward; a
+        # first fit in the background would extend that phase by one iteration.
+        first = self.version == 0 and self._pending is None
+        if schedule.background_fit and not (first and schedule.first_fit_blocks):
             self._start_background_fit()
         else:
             self._publish(self.trainer.fit(self.rated, self.labels))
