@@ -42,8 +42,24 @@ RM_FIT_RATINGS = "reward_model/fit_ratings"  # how many ratings the published mo
 SIGMA_CLS = "reward_model/sigma_cls"
 SIGMA_REG = "reward_model/sigma_reg"
 
-# -- the learner's relabeller ---------------------------------------------------------
+# -- the learner's relabeller (under learners/ALL_MODULES, lifted to these names) ----------
+#: r(r̂, r) per step, once the learner trains on a reward model.
 PEARSON_TRUE = "reward_model/pearson_true"
+#: r(exploration reward, r) per step, while the learner trains on the state-entropy reward.
+EXPLORE_PEARSON_TRUE = "exploration/pearson_true"
+#: The per-step reward the policy trained on this iteration (r̂, or the exploration reward).
+TRAIN_REWARD_MEAN = "train_reward/mean"
+TRAIN_REWARD_STD = "train_reward/std"
+RELABELLER_METRICS = (PEARSON_TRUE, EXPLORE_PEARSON_TRUE, TRAIN_REWARD_MEAN, TRAIN_REWARD_STD)
+
+# -- the policy's update (under learners/<module>, last minibatch; lifted to policy/...) --
+APPROX_KL_KEY = "approx_kl"  # ppo_loss.loss_stats
+ACTION_STD_KEY = "action_std"
+VF_LOSS_KEY = "vf_loss"  # RLlib's
+ENTROPY_KEY = "entropy"  # RLlib's
+POLICY_METRICS = {
+    f"policy/{key}": key for key in (APPROX_KL_KEY, ACTION_STD_KEY, VF_LOSS_KEY, ENTROPY_KEY)
+}
 
 # -- the trial process ----------------------------------------------------------------
 TORCH_THREADS = "perf/torch_threads"  # the learner's (it runs in the trial process)

@@ -131,8 +131,26 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
         assert steps == [1000, 2000, 3000]
         assert record["iterations"][-1]["evaluation/env_runners/episode_return_mean"] > 0
         assert record["tiers"] == ["A"] and record["spec"]["timesteps"] == 3000
+        # what made it
+        assert record["version"] == 2 and len(record["source"]["commit"]) == 40
+        assert record["packages"]["ray"] == "2.60.0" and record["packages"]["mujoco"]
+        assert record["adam"] == "foreach" and record["sampler"] == "lean"
+        assert record["trials_beside"] == 0  # --max-concurrent 1, then one trial left
+        assert record["restarts"]["rating_service"] == []
+        assert all(0 < i < 3 for i in record["restarts"]["tune"])  # a kill: from a checkpoint
+        assert record["wall_s"] >= record["tune_time_total_s"] > 0
+        for row in record["iterations"]:
+            assert row["policy/approx_kl"] >= 0 and row["policy/action_std"] > 0
         if record["spec"]["method"] == "ours":
             assert sum(record["rating_histogram"]) == 20
+            # iteration 1 trains on the exploration reward, 2 and 3 on the reward model
+            first, *later = record["iterations"]
+            assert -1 <= first["exploration/pearson_true"] <= 1
+            assert first["reward_model/pearson_true"] is None
+            for row in later:
+                assert -1 <= row["reward_model/pearson_true"] <= 1
+                assert row["exploration/pearson_true"] is None
+            assert all(row["train_reward/std"] > 0 for row in record["iterations"])
 
     # 3) and once more: nothing left, nothing started
     done = campaign(config, tmp_path)
@@ -295,3 +313,20 @@ def test_a_finished_trial_the_yaml_no_longer_asks_for_gets_no_record(tmp_path):
     assert sorted(p.name for p in (records / "trials").iterdir()) == [f"{planned['key']}.json"]
     again = json.loads((records / "trials" / f"{planned['key']}.json").read_text())
     assert again["iterations"] == planned["iterations"] and again["tiers"] == ["H"]
+
+
+def test_restarts_and_wall_time_come_from_every_row_tune_wrote():
+    from rbrl_ray.campaign.records import service_restarts, tune_restores, wall_seconds
+
+    def row(iteration, since_restore, timestamp, seconds=10.0, service=0):
+        return {"training_iteration": iteration, "iterations_since_restore": since_restore,
+                "timestamp": timestamp, "time_this_iter_s": seconds,
+                "rating/service_restarts": service}  # fmt: skip
+
+    # iterations 1-3, killed; restored from the checkpoint at 2 (3 is made again), 3-4
+    written = [row(1, 1, 110), row(2, 2, 120, service=1), row(3, 3, 130, service=1),
+               row(3, 1, 500, service=1), row(4, 2, 512, service=2)]  # fmt: skip
+    assert tune_restores(written) == [2]
+    assert service_restarts(written) == [2, 4]
+    assert wall_seconds(written) == (130 - 110 + 10) + (512 - 500 + 10)
+    assert wall_seconds([{**written[0], "timestamp": None}]) is None

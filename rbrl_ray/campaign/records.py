@@ -7,7 +7,6 @@ rating histogram, and where and how long it ran. No checkpoints, no W&B files.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -15,6 +14,7 @@ from typing import Any
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.jsonio import read_json, read_json_lines, strict
+from rbrl_ray.provenance import provenance
 
 #: Flattened result metrics kept per iteration.
 KEPT_METRICS = (
@@ -32,9 +32,19 @@ KEPT_METRICS = (
     m.PEARSON_TRUE,
     m.SIGMA_CLS,
     m.SIGMA_REG,
+    m.RM_PHASE,
+    m.EXPLORE_PEARSON_TRUE,
+    m.TRAIN_REWARD_MEAN,
+    m.TRAIN_REWARD_STD,
+    *m.POLICY_METRICS,
+    m.SERVICE_RESTARTS,
     "time_total_s",
+    "time_this_iter_s",
+    "timestamp",
 )
-RECORD_VERSION = 1
+#: 2: provenance (source commit, packages, cpu), restarts, trials beside it, wall time
+#: from timestamps, what the policy trained on per iteration.
+RECORD_VERSION = 2
 
 
 def flatten(result: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -48,21 +58,75 @@ def flatten(result: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def result_rows(trial_dir: Path) -> list[dict[str, Any]]:
-    """Every iteration in a Tune trial's result.json, flattened (a cut last line skipped:
-    the trial was killed mid-write, and the next run repeats that iteration)."""
+def all_result_rows(trial_dir: Path) -> list[dict[str, Any]]:
+    """Every row of a Tune trial's result.json in the order written, flattened (a cut
+    last line skipped: the trial was killed mid-write, and the next run repeats that
+    iteration). A restored trial repeats the iterations after its checkpoint."""
     path = trial_dir / "result.json"
     advice = "move the trial folder aside and rerun the trial"
     values, _ = read_json_lines(path, "Tune result file", advice) if path.exists() else ([], 0)
-    rows = [flatten(value) for value in values]
-    by_iteration = {row.get(m.ITERATION): row for row in rows}  # a rerun iteration: the last
+    return [flatten(value) for value in values]
+
+
+def one_per_iteration(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The last row written of each iteration, in order (the trial's single timeline)."""
+    by_iteration = {row.get(m.ITERATION): row for row in rows}
     return [by_iteration[i] for i in sorted(i for i in by_iteration if i is not None)]
 
 
+def result_rows(trial_dir: Path) -> list[dict[str, Any]]:
+    return one_per_iteration(all_result_rows(trial_dir))
+
+
+def runs_of(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """The rows split where Tune restored the trial (iterations_since_restore back at 1)."""
+    runs: list[list[dict[str, Any]]] = []
+    for row in rows:
+        if not runs or row.get("iterations_since_restore") == 1:
+            runs.append([])
+        runs[-1].append(row)
+    return runs
+
+
+def tune_restores(rows: list[dict[str, Any]]) -> list[int]:
+    """For each time Tune restored the trial: the iteration it went on from."""
+    return [run[0][m.ITERATION] - 1 for run in runs_of(rows)[1:]]
+
+
+def service_restarts(rows: list[dict[str, Any]]) -> list[int]:
+    """The iterations in which the trial replaced a dead rating service."""
+    count, at = 0, []
+    for row in rows:
+        now = row.get(m.SERVICE_RESTARTS) or 0
+        at += [row[m.ITERATION]] * max(0, now - count)
+        count = max(count, now)
+    return at
+
+
+def wall_seconds(rows: list[dict[str, Any]]) -> float | None:
+    """Wall time the trial ran, waits for fits included (Tune's time_total_s leaves them
+    out): per run between restores, first iteration start to last iteration end."""
+    total = 0.0
+    for run in runs_of(rows):
+        first, last = run[0], run[-1]
+        if first.get("timestamp") is None or last.get("timestamp") is None:
+            return None
+        total += last["timestamp"] - first["timestamp"] + (first.get("time_this_iter_s") or 0.0)
+    return total
+
+
 def compact_record(
-    key: str, spec: ExperimentSpec, tiers: list[str], rows: list[dict[str, Any]], machine: str
+    key: str,
+    spec: ExperimentSpec,
+    tiers: list[str],
+    written: list[dict[str, Any]],
+    beside: int | None = None,
 ) -> dict[str, Any]:
+    """The record of a trial from every row its result.json holds (`written`), and the
+    most trials that ran beside it (None: not known)."""
+    rows = one_per_iteration(written)
     last = rows[-1] if rows else {}
+    made = provenance()
     return {
         "version": RECORD_VERSION,
         "key": key,
@@ -70,8 +134,15 @@ def compact_record(
         "spec": spec.model_dump(mode="json"),
         "iterations": [{k: strict(row.get(k)) for k in KEPT_METRICS} for row in rows],
         "rating_histogram": last.get(m.CLASS_HISTOGRAM),
-        "wall_s": strict(last.get("time_total_s")),
-        "machine": machine,
+        "wall_s": strict(wall_seconds(written)),
+        "tune_time_total_s": strict(last.get("time_total_s")),
+        "restarts": {"tune": tune_restores(written), "rating_service": service_restarts(rows)},
+        "trials_beside": beside,
+        "adam": spec.ppo.adam,
+        "sampler": spec.ppo.sampler,
+        "source": made["source"],
+        "packages": made["packages"],
+        "machine": f"{made['cpu']}, {made['cores']} cores",
         "recorded_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
     }
 
@@ -101,13 +172,3 @@ def pending(trials: list[Any], records: Path) -> list[Any]:
 
 def read_record(path: Path) -> dict[str, Any]:
     return read_json(path, "trial record", "restore it with git, or delete it to rerun the trial")
-
-
-def machine_line() -> str:
-    cpu = "unknown cpu"
-    try:
-        with open("/proc/cpuinfo") as handle:
-            cpu = next(line.split(":", 1)[1].strip() for line in handle if "model name" in line)
-    except (OSError, StopIteration):
-        pass
-    return f"{cpu}, {os.cpu_count()} cores"

@@ -11,11 +11,11 @@ from ray.tune import Callback
 from rbrl_ray import metric_names as m
 from rbrl_ray.campaign.config import Campaign, CampaignTrial, trial_key
 from rbrl_ray.campaign.records import (
+    all_result_rows,
     compact_record,
-    machine_line,
+    one_per_iteration,
     pending,
     record_path,
-    result_rows,
 )
 from rbrl_ray.jsonio import read_json, write_json
 from rbrl_ray.sweep.tune_logging import trial_spec
@@ -27,15 +27,22 @@ RUN_PREFIX = "run-"
 MANIFEST = "campaign_trials.json"
 
 
-def write_record(records: Path, trial_dir: Path, config: dict[str, Any], tiers: list[str]) -> bool:
+def write_record(
+    records: Path,
+    trial_dir: Path,
+    config: dict[str, Any],
+    tiers: list[str],
+    beside: int | None = None,
+) -> bool:
     """The record of the Tune trial in `trial_dir`, if it reached its spec's budget."""
     spec = trial_spec(config)
-    rows = result_rows(trial_dir)
+    written = all_result_rows(trial_dir)
+    rows = one_per_iteration(written)
     steps = int(rows[-1].get(m.STEPS) or 0) if rows else 0
     if not steps or steps < spec.timesteps:
         return False
     key = trial_key(spec)
-    record = compact_record(key, spec, tiers, rows, machine_line())
+    record = compact_record(key, spec, tiers, written, beside)
     write_json(record_path(records, key), record, indent=1)
     print(f"campaign: recorded {key} ({steps:,} steps) in {record_path(records, key)}", flush=True)
     return True
@@ -47,6 +54,14 @@ class RecordWriter(Callback):
 
     def __init__(self, records: Path, tiers: dict[str, list[str]]) -> None:
         self.records, self.tiers = records, tiers
+        self.beside: dict[str, int] = {}  # key -> most trials seen running beside it
+
+    def on_trial_result(
+        self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
+    ) -> None:
+        key = trial_key(trial_spec(trial.config))
+        others = sum(t is not trial and t.status == "RUNNING" for t in trials)
+        self.beside[key] = max(self.beside.get(key, 0), others)
 
     def on_trial_complete(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         key = trial_key(trial_spec(trial.config))
@@ -55,7 +70,9 @@ class RecordWriter(Callback):
             # its record of the uninterrupted run stays, the rerun's last part is dropped.
             print(f"campaign: {key} already has a record; kept it", flush=True)
             return
-        write_record(self.records, Path(trial.local_path), trial.config, self.tiers.get(key, []))
+        tiers = self.tiers.get(key, [])
+        beside = getattr(self, "beside", {}).get(key)  # runs pickled before it: unknown
+        write_record(self.records, Path(trial.local_path), trial.config, tiers, beside)
 
 
 def runs(storage: Path) -> list[Path]:
@@ -118,6 +135,9 @@ def run_campaign(
     left = pending(selected, records)
     in_runs = set().union(*(run_keys(run) for run in runs(storage))) if runs(storage) else set()
     fresh = [t for t in left if t.key not in in_runs]  # others: errored beyond retries
+    # Seed by seed (stable otherwise): a campaign stopped part-way holds whole seeds of
+    # every env and method, which pair, rather than whole cells of one env.
+    fresh.sort(key=lambda t: t.spec.seed)
     if fresh:
         number = max((int(r.name.removeprefix(RUN_PREFIX)) for r in runs(storage)), default=0) + 1
         name = f"{RUN_PREFIX}{number}"

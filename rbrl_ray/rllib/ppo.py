@@ -22,7 +22,7 @@ from typing import Any
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
 from ray.rllib.connectors.env_to_module import MeanStdFilter
-from ray.rllib.core import ALL_MODULES
+from ray.rllib.core import ALL_MODULES, DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.metrics import (
     ENV_RUNNER_RESULTS,
@@ -366,9 +366,11 @@ class RatingPPO(PPO):
 
     def advance_ratings(self, result: dict[str, Any]) -> None:
         """Run due rating queries and add the rating metrics to `result`."""
-        learner = result.get("learners", {}).get(ALL_MODULES, {})
-        if m.PEARSON_TRUE in learner:
-            result[m.PEARSON_TRUE] = learner[m.PEARSON_TRUE]
+        learners = result.get("learners", {})
+        shared = learners.get(ALL_MODULES, {})
+        result.update({name: shared[name] for name in m.RELABELLER_METRICS if name in shared})
+        policy = learners.get(DEFAULT_MODULE_ID, {})
+        result.update({name: policy[k] for name, k in m.POLICY_METRICS.items() if k in policy})
         if self.service is None:
             return
         steps = int(result[ENV_RUNNER_RESULTS][NUM_ENV_STEPS_SAMPLED_LIFETIME])

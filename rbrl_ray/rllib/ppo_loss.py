@@ -26,6 +26,7 @@ from ray.rllib.core.models.torch.heads import TorchMLPHead
 from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.torch_utils import explained_variance
 
+from rbrl_ray.metric_names import ACTION_STD_KEY, APPROX_KL_KEY
 from rbrl_ray.rllib.policy_net import action_dist_inputs, has_free_log_std_actor
 
 #: The train-batch columns the loss reads.
@@ -58,6 +59,8 @@ class PPOLossTerms:
     entropy: torch.Tensor
     value_targets: torch.Tensor
     masked_mean: Callable[[torch.Tensor], torch.Tensor]
+    log_ratio: torch.Tensor  # log r_t(θ)
+    action_std: torch.Tensor  # σ of the action distribution, per row and action dim
 
 
 def masked_mean_of(batch: dict[str, torch.Tensor]) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -125,7 +128,8 @@ def ppo_loss(module: Any, batch: dict[str, torch.Tensor], c: PPOCoefficients) ->
     masked_mean = masked_mean_of(batch)
 
     # r_t(θ) = π_θ(a|s) / π_θ_old(a|s)
-    ratio = torch.exp(dist.logp(batch[Columns.ACTIONS]) - batch[Columns.ACTION_LOGP])
+    log_ratio = dist.logp(batch[Columns.ACTIONS]) - batch[Columns.ACTION_LOGP]
+    ratio = torch.exp(log_ratio)
     entropy = dist.entropy()  # S[π_θ](s)
 
     # L^CLIP (eq. 7): min(r_t Â_t, clip(r_t, 1 - ε, 1 + ε) Â_t)
@@ -143,8 +147,23 @@ def ppo_loss(module: Any, batch: dict[str, torch.Tensor], c: PPOCoefficients) ->
     # eq. 9, as a loss to minimise: -L^CLIP + c1 L^VF - c2 S
     total = masked_mean(-surrogate + c.vf_loss_coeff * vf_loss_clipped - c.entropy_coeff * entropy)
     return PPOLossTerms(
-        total, surrogate, vf_loss, vf_loss_clipped, values, entropy, targets, masked_mean
+        total,
+        surrogate,
+        vf_loss,
+        vf_loss_clipped,
+        values,
+        entropy,
+        targets,
+        masked_mean,
+        log_ratio,
+        _scale(dist),
     )
+
+
+def _scale(dist: Any) -> torch.Tensor:
+    """σ of a diagonal Gaussian: ours (`normal`) or RLlib's TorchDiagGaussian (`_dist`)."""
+    normal = getattr(dist, "normal", None) or dist._dist
+    return normal.scale
 
 
 def loss_stats(terms: PPOLossTerms) -> dict[str, torch.Tensor]:
@@ -160,4 +179,7 @@ def loss_stats(terms: PPOLossTerms) -> dict[str, torch.Tensor]:
             ),
             ENTROPY_KEY: mean(terms.entropy),
             LEARNER_RESULTS_KL_KEY: torch.tensor(0.0, device=terms.total.device),
+            # KL(π_old ‖ π_θ) ≈ E[(r - 1) - log r] (Schulman's k3 estimator; SB3's approx_kl)
+            APPROX_KL_KEY: mean(torch.expm1(terms.log_ratio) - terms.log_ratio),
+            ACTION_STD_KEY: terms.action_std.mean(),
         }

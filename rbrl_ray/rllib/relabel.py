@@ -17,6 +17,7 @@ intrinsic state-entropy reward instead.
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
@@ -102,10 +103,23 @@ class RewardRelabeller(ConnectorV2):
         batch[module_id][Columns.REWARDS] = torch.as_tensor(
             with_bootstrap_rows(rewards, lengths), dtype=column.dtype, device=column.device
         )
-        if metrics is not None and len(true) > 1 and true.std() > 0 and rewards.std() > 0:
-            pearson = float(np.corrcoef(rewards, true)[0, 1])
-            metrics.log_value((ALL_MODULES, m.PEARSON_TRUE), pearson, window=1)
+        if metrics is not None:
+            self._log(metrics, rewards, true)
         return batch
+
+    def _log(self, metrics: Any, rewards: np.ndarray, true: np.ndarray) -> None:
+        """What the policy trained on: the reward's scale, and how it tracks the true one
+        (named by phase: the exploration reward is not the reward model's)."""
+        log = metrics.log_value
+        log((ALL_MODULES, m.TRAIN_REWARD_MEAN), float(rewards.mean()), window=1)
+        log((ALL_MODULES, m.TRAIN_REWARD_STD), float(rewards.std()), window=1)
+        pearson = math.nan
+        if len(true) > 1 and true.std() > 0 and rewards.std() > 0:
+            pearson = float(np.corrcoef(rewards, true)[0, 1])
+        # both, every update: a window-1 value not logged again would repeat in later results
+        exploring = self.phase == EXPLORE
+        log((ALL_MODULES, m.EXPLORE_PEARSON_TRUE), pearson if exploring else math.nan, window=1)
+        log((ALL_MODULES, m.PEARSON_TRUE), math.nan if exploring else pearson, window=1)
 
 
 def with_bootstrap_rows(per_step: np.ndarray, lengths: list[int]) -> np.ndarray:
