@@ -76,34 +76,57 @@ class EvaluationSettings(StrictModel):
 
 
 class PPOSettings(StrictModel):
-    """PPO as the paper runs it; every default is the paper's.
+    """PPO as the paper's code runs it, setting by setting.
 
-    Where each comes from: the paper's Appendix A gives lr, clip, γ, λ, epochs,
-    minibatch, entropy and the 3×256 tanh nets; the public RbRL / B-Pref scripts it
-    came from give the vf coefficient, grad clip, observation normalisation and
-    the rollout (16k steps per update; here 8 envs × 2,000 steps: RbRL's walker
-    script's 32 × 500 learned cartpole worse in 300k, BENCHMARKS.md). Their PPO
-    is stable-baselines3's, so what Appendix A leaves unsaid is SB3's default: no
-    KL penalty, no value-loss clip, and the policy parameterisation below
-    (free_log_std, init, adam_eps).
+    Where each comes from (the source, per field below): the paper's Appendix A
+    gives only lr 5e-5, clip 0.4 and the 3×256 nets. The rest is from the public
+    RbRL code (Dev1nW/Rating-based-Reinforcement-Learning: `train_PPO.py`'s
+    defaults and `scripts/<env>/run_ppo.sh`), which runs stable-baselines3's PPO,
+    so what neither says is SB3's default. Differences from that code, each a
+    choice of this project (README, "Where the settings come from"): no gSDE
+    (RbRL: on), a constant clip (RbRL: decaying linearly from 0.4 to 0), one
+    rollout and minibatch for every env (RbRL's are per env), observation
+    statistics frozen after 32k steps in the paper preset (RbRL: VecNormalize,
+    never frozen).
     """
 
-    lr: float = Field(5e-5, gt=0, description="Adam learning rate (App. A)")
-    clip_param: float = Field(0.4, gt=0, description="PPO ratio clip ε (App. A)")
-    gamma: float = Field(0.99, gt=0, le=1, description="discount (App. A)")
-    lambda_: float = Field(0.92, ge=0, le=1, description="GAE λ (App. A)")
-    num_epochs: int = Field(20, ge=1, description="passes over each rollout (App. A)")
-    minibatch_size: int = Field(128, ge=1, description="rows per gradient step (App. A)")
-    entropy_coeff: float = Field(0.0, ge=0, description="entropy bonus (App. A)")
+    lr: float = Field(5e-5, gt=0, description="Adam learning rate (paper App. A; RbRL scripts)")
+    clip_param: float = Field(
+        0.4, gt=0, description="PPO ratio clip ε (App. A; RbRL decays it linearly from 0.4 to 0)"
+    )
+    gamma: float = Field(0.99, gt=0, le=1, description="discount (SB3 default; RbRL sets none)")
+    lambda_: float = Field(
+        0.92,
+        ge=0,
+        le=1,
+        description="GAE λ (RbRL train_PPO.py default, walker script; quadruped 0.9)",
+    )
+    num_epochs: int = Field(
+        20, ge=1, description="passes over each rollout (RbRL train_PPO.py --n-epochs default)"
+    )
+    minibatch_size: int = Field(
+        128,
+        ge=1,
+        description="rows per gradient step (RbRL's quadruped script; its walker script: 64; "
+        "one value for every env is this project's choice)",
+    )
+    entropy_coeff: float = Field(
+        0.0, ge=0, description="entropy bonus (RbRL scripts --ent-coef 0.0; SB3 default)"
+    )
     vf_loss_coeff: float = Field(0.5, ge=0, description="value-loss weight (SB3 default)")
     grad_clip: float = Field(0.5, gt=0, description="global grad-norm clip (SB3 default)")
     # RLlib's PPO adds an adaptive KL penalty and clips the value loss at 10 by
     # default; the paper's PPO (stable-baselines3, via RbRL/B-Pref) does neither.
     use_kl_loss: bool = False
     vf_clip_param: float | None = Field(None, gt=0, description="None: no value-loss clip")
-    train_batch_size: int = Field(16_000, ge=1, description="env steps per iteration")
-    hidden: tuple[int, ...] = Field((256, 256, 256), description="pi and vf nets each (App. A)")
-    activation: str = Field("tanh", description="hidden activation (App. A)")
+    train_batch_size: int = Field(
+        16_000, ge=1, description="env steps per iteration (RbRL walker script: 32 envs × 500)"
+    )
+    hidden: tuple[int, ...] = Field(
+        (256, 256, 256),
+        description="pi and vf nets each (App. A; RbRL --num-layer 3 --hidden-dim 256)",
+    )
+    activation: str = Field("tanh", description="hidden activation (SB3 MlpPolicy default)")
     # The policy's parameterisation, as SB3's MlpPolicy (the paper's PPO) has it;
     # RLlib's defaults differ, and without its KL penalty they did not learn
     # (BENCHMARKS.md, "Learning parity"; rbrl_ray/rllib/policy_net.py).
@@ -210,9 +233,10 @@ class PPOSettings(StrictModel):
         "same episodes with less per-step work (vector_env.py, rllib/env_runner.py); "
         "rllib: gymnasium's SyncVectorEnv of wrapped envs and RLlib's SingleAgentEnvRunner",
     )
-    # 1, not 0: sampling in the trial's own process (0) would save a CPU and a
-    # process, but our ppo then learned cartpole on none of seeds 0-2 at 8 × 2,000
-    # (all three with 1 EnvRunner); BENCHMARKS.md, "Sampling in the trial process".
+    # 1: sampling beside the learner, on its own CPU. 0 (in the trial's process) learns
+    # alike with exact statistics (paper preset, 5 seeds: cartpole 972.0 ± 2.8 against
+    # 976.0 ± 2.8 with 1 EnvRunner; BENCHMARKS.md, "Observation normalisation"); the
+    # earlier gap came from RLlib's drifting merge, which only remote runners ran.
     num_env_runners: int = Field(1, ge=0, description="sampling processes")
     envs_per_runner: int = Field(
         8, ge=1, description="vectorised envs per runner (RbRL's walker script: 32)"
