@@ -64,6 +64,7 @@ CORPUS: list[tuple[str, str]] = [
     ("bench/learning.py --seeds a,b", "--seeds must be comma-separated integers, got 'a,b'"),
     ("bench/learning_gate.py --ppo kl=1", "unknown --ppo setting 'kl=1'; allowed keys: lr"),
     ("bench/learning_gate.py --steps 0", "steps must be >= 1, got 0"),
+    ("bench/learning_gate.py --threshold sb3=1", "--threshold 'sb3=1': the method must be one of"),
     ("bench/packed.py --only ppo,foo", "unknown kind 'foo'; allowed: ppo, ours, sb3"),
     ("bench/packed.py --trials 0", "trials must be >= 1, got 0"),
     ("bench/grid_cost.py {tmp}/none.json", "none.json: no such file"),

@@ -315,7 +315,8 @@ def test_a_finished_trial_the_yaml_no_longer_asks_for_gets_no_record(tmp_path):
     assert again["tiers"] == ["H"]
     # the v1 record's metrics, as they were (a v2 record keeps more per iteration)
     kept = [
-        {k: row[k] for k in old} for row, old in zip(again["iterations"], planned["iterations"])
+        {k: row[k] for k in old}
+        for row, old in zip(again["iterations"], planned["iterations"], strict=True)
     ]
     assert kept == planned["iterations"]
 
