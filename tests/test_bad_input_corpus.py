@@ -111,7 +111,12 @@ def test_every_entry_point_refuses_bad_input_in_one_line_with_exit_2(tmp_path):
 
 
 def test_the_benchmarks_answer_help():
-    for script in ("throughput.py", "learning.py", "packed.py", "grid_cost.py", "fidelity.py"):
-        done = subprocess.run([sys.executable, f"bench/{script}", "--help"], cwd=REPO,
+    scripts = ("throughput.py", "learning.py", "packed.py", "grid_cost.py", "fidelity.py")
+
+    def ask(script: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, f"bench/{script}", "--help"], cwd=REPO,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
-        assert done.returncode == 0 and "usage:" in done.stdout, script
+
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        for script, done in zip(scripts, pool.map(ask, scripts), strict=True):
+            assert done.returncode == 0 and "usage:" in done.stdout, script

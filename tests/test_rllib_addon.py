@@ -82,9 +82,7 @@ def test_gae_sees_reward_model_rewards_or_env_rewards_for_ppo(ray_local, tmp_pat
         algo.stop()
 
 
-def test_background_fits_reach_the_learner_one_iteration_later_but_the_first(
-    ray_local, tmp_path
-):
+def test_background_fits_reach_the_learner_one_iteration_later_but_the_first(ray_local, tmp_path):
     spec = tiny_spec("ours", background_fit=True, total=30)  # queries at 0, 1000, 2000
     algo = build(spec, tmp_path, ProbedRatingLearner)
     try:
