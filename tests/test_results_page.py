@@ -98,3 +98,22 @@ def test_the_page_says_which_observation_normalisation_its_records_ran_with(tmp_
     page = (campaign / "RESULTS.md").read_text()
     assert "running mean/std of every observation, pooled across EnvRunners" in page
     assert "with that difference in mind" not in page
+
+
+def test_a_v1_records_exploration_correlation_is_kept_apart_from_the_reward_models():
+    from rbrl_ray.report.trials import curve_frame
+
+    # v1 logged the exploration reward's r under r(r̂, r): iterations 1-2 trained on it
+    # (the first model, published at the end of iteration 2, reached the learner in 3)
+    rows = [
+        {"env_runners/num_env_steps_sampled_lifetime": 16000 * (i + 1),
+         "reward_model/version": version, "reward_model/pearson_true": r}
+        for i, (version, r) in enumerate([(0, -0.4), (1, -0.3), (1, 0.5), (2, 0.8)])
+    ]  # fmt: skip
+    frame = curve_frame(rows)
+    assert frame["explore_pearson_true"].tolist()[:2] == [-0.4, -0.3]
+    assert frame["pearson_true"].isna().tolist() == [True, True, False, False]
+    # v2 logs both apart: nothing is moved
+    rows[0]["exploration/pearson_true"] = -0.4
+    rows[0]["reward_model/pearson_true"] = None
+    assert curve_frame(rows)["pearson_true"].tolist()[1] == -0.3

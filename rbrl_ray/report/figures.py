@@ -30,7 +30,27 @@ def _panels(count: int) -> tuple[plt.Figure, np.ndarray]:
     fig, axes = plt.subplots(rows, columns, figsize=(5 * columns, 3.8 * rows), squeeze=False)
     for ax in axes.flat[count:]:
         ax.set_visible(False)
-    return fig, axes.flat
+    return fig, axes.ravel()  # an array: iterable more than once
+
+
+def _shared_legend(fig: plt.Figure, axes: np.ndarray) -> None:
+    """One legend under the panels naming every series any panel draws."""
+    handles: dict[str, object] = {}
+    for ax in axes:
+        for handle, label in zip(*ax.get_legend_handles_labels(), strict=True):
+            handles.setdefault(label, handle)
+    if handles:
+        fig.legend(list(handles.values()), list(handles), loc="lower center",
+                   ncol=min(6, len(handles)), fontsize=8, frameon=False)  # fmt: skip
+    fig.tight_layout(rect=(0, 0.07 if handles else 0, 1, 1))
+
+
+def _seeds_note(rows: pd.DataFrame) -> str:
+    """'n = 1' (a single-seed panel) or 'n = 3..5': the seeds behind a panel's points."""
+    counts = sorted({int(n) for n in rows["seeds"].dropna()})
+    if not counts:
+        return ""
+    return f"n = {counts[0]}" if len(counts) == 1 else f"n = {counts[0]}..{counts[-1]}"
 
 
 def final_column(summary: pd.DataFrame) -> str:
@@ -65,16 +85,16 @@ def methods_vs_classes(summary: pd.DataFrame, methods: list[str], title: str, ou
                 capsize=3,
                 linestyle="--" if method == "ppo" else "-",
             )
-        ax.set_title(env)
+        drawn = summary[(summary["env"] == env) & summary["method"].isin(methods)]
+        ax.set_title(f"{env} ({_seeds_note(drawn)})" if _seeds_note(drawn) else env)
         ax.set_xlabel("number of rating classes")
         ax.set_ylabel("final evaluation return" if measure == "eval" else "final training return")
         counts = sorted(summary["classes"].dropna().unique())
         if counts:
             ax.set_xticks(counts)
         ax.grid(alpha=0.3)
-    axes[0].legend(fontsize=8)
     fig.suptitle(title)
-    fig.tight_layout()
+    _shared_legend(fig, axes)
     fig.savefig(out, dpi=120)
     plt.close(fig)
 
@@ -126,21 +146,26 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
 
 
 def reward_model_panels(trials: list[Trial], out: Path) -> None:
-    """Reward-model accuracy and r̂–r correlation per method; learned σ's of `ours`."""
-    fig, axes = plt.subplots(1, 3, figsize=(16, 4.2))
+    """Reward-model accuracy and r̂–r correlation per method (the exploration reward's
+    correlation apart, dotted); learned σ's of `ours`. Says what it pools."""
+    fig, axes = plt.subplots(1, 3, figsize=(16, 4.6))
     learned = [t for t in trials if t.spec.learns_reward]
     for method in METHOD_IDS:
         group = [t.curve for t in learned if t.spec.method == method]
         if group:
-            style = {"color": METHODS[method].colour, "label": METHODS[method].label}
+            label = f"{METHODS[method].label} (n={len(group)})"
+            style = {"color": METHODS[method].colour, "label": label}
             _band(axes[0], group, "rm_accuracy", **style)
             _band(axes[1], group, "pearson_true", **style)
+            _band(axes[1], group, "explore_pearson_true", color=style["color"], linestyle=":",
+                  label=f"{METHODS[method].label}: exploration reward")  # fmt: skip
     ours = [t.curve for t in learned if t.spec.method == "ours"]
     _band(axes[2], ours, "sigma_cls", color="tab:red", label="σ_cls (classification)")
     _band(axes[2], ours, "sigma_reg", color="tab:cyan", label="σ_reg (regression)")
     titles = (
         "reward-model training rating accuracy",
-        "Pearson r(r̂, true reward) per batch",
+        "Pearson r(reward trained on, true reward) per batch\n"
+        "solid: r̂ of the reward model; dotted: the exploration reward",
         "learned uncertainty σ of Ours (eq. 5)",
     )
     ylabels = ("accuracy", "correlation", "σ = exp(s/2)")
@@ -152,6 +177,9 @@ def reward_model_panels(trials: list[Trial], out: Path) -> None:
         ax.grid(alpha=0.3)
         if ax.lines:
             ax.legend(fontsize=8)
+    envs = ", ".join(sorted({t.spec.env for t in learned})) or "none"
+    counts = ", ".join(str(c) for c in sorted({t.spec.classes for t in learned})) or "none"
+    fig.suptitle(f"pooled over envs: {envs}; rating classes: {counts}", fontsize=9)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
     plt.close(fig)

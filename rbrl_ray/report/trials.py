@@ -34,6 +34,8 @@ CURVE_COLUMNS = {
     m.NUM_RATINGS: "ratings",
     m.RM_ACCURACY: "rm_accuracy",
     m.PEARSON_TRUE: "pearson_true",
+    m.EXPLORE_PEARSON_TRUE: "explore_pearson_true",
+    m.RM_VERSION: "rm_version",
     m.SIGMA_CLS: "sigma_cls",
     m.SIGMA_REG: "sigma_reg",
 }
@@ -93,7 +95,19 @@ def curve_frame(rows: list[dict]) -> pd.DataFrame:
     """Flattened result rows -> the curve's columns (NaN where a row lacks a metric)."""
     picked = [{short: row.get(key) for key, short in CURVE_COLUMNS.items()} for row in rows]
     frame = pd.DataFrame(picked, columns=list(CURVE_COLUMNS.values()))
-    return frame.apply(pd.to_numeric, errors="coerce")
+    return _exploration_apart(frame.apply(pd.to_numeric, errors="coerce"))
+
+
+def _exploration_apart(frame: pd.DataFrame) -> pd.DataFrame:
+    """Rows from before trials reported the exploration reward's correlation on its own
+    (campaign v1) logged it as r(r̂, r): move it where it belongs. An iteration trains
+    on a reward model when the previous row had published one (version ≥ 1)."""
+    if frame["explore_pearson_true"].notna().any() or frame["pearson_true"].isna().all():
+        return frame
+    exploring = ~(frame["rm_version"].shift(1).fillna(0) >= 1)
+    frame.loc[exploring, "explore_pearson_true"] = frame.loc[exploring, "pearson_true"]
+    frame.loc[exploring, "pearson_true"] = math.nan
+    return frame
 
 
 def read_curve(result_file: Path) -> pd.DataFrame:
