@@ -117,3 +117,28 @@ def test_a_v1_records_exploration_correlation_is_kept_apart_from_the_reward_mode
     rows[0]["exploration/pearson_true"] = -0.4
     rows[0]["reward_model/pearson_true"] = None
     assert curve_frame(rows)["pearson_true"].tolist()[1] == -0.3
+
+
+def test_the_page_lists_the_commits_behind_each_tier_and_what_format_1_lacks(tmp_path):
+    campaign = _campaign(tmp_path, TRIAL)
+    old = json.loads((RECORDS / "trials" / TRIAL).read_text())
+    new = {
+        **old, "version": 2, "key": "finger-spin_ours_c3_s1_00000000", "tiers": ["T1"],
+        "spec": {**old["spec"], "seed": 1},
+        "source": {"commit": "7f97bee21caed924a561f1c0cbee4daf11ddb3a5", "dirty": False,
+                   "from": "git archive"},
+        "packages": {"ray": "2.60.0", "torch": "2.13.0+cpu"},
+        "restarts": {"tune": [12], "rating_service": []}, "trials_beside": 1,
+    }  # fmt: skip
+    (campaign / "trials" / f"{new['key']}.json").write_text(json.dumps(new))
+
+    write_report(campaign, campaign)
+
+    page = (campaign / "RESULTS.md").read_text()
+    section = page.split("## Provenance")[1].split("## The paper's claims")[0]
+    assert "- Tier H: source not recorded (record format 1) × 1." in section
+    assert "- Tier T1: source `7f97bee21c` (git archive) × 1." in section
+    assert "- Packages (1 records): ray 2.60.0, torch 2.13.0+cpu." in section
+    assert "1 restored by Tune, 0 replaced a dead rating service" in section
+    assert "Trials running beside one: 1 in 1." in section
+    assert "exploration reward until 48,000" in section  # v1's first fit ran in the background

@@ -15,6 +15,7 @@ import pandas as pd
 
 from rbrl_ray.methods import METHODS
 from rbrl_ray.report.claims import ALPHA, claims_table, compare
+from rbrl_ray.report.provenance import provenance_lines
 from rbrl_ray.report.trials import Trial
 
 FULL_GRID = (
@@ -231,6 +232,7 @@ def results_markdown(
         "inconclusive at this budget.",
         "",
         *normalisation_lines(finished),
+        *provenance_lines(trials),
         "## The paper's claims",
         "",
         claims_table(finals_by_cell(trials), measure),

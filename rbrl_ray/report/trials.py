@@ -49,6 +49,9 @@ class Trial:
     spec: ExperimentSpec
     curve: pd.DataFrame
     rating_histogram: tuple[int, ...] | None = None  # the final ratings per class
+    #: A campaign record's own fields besides spec and iterations (tiers, source commit,
+    #: packages, restarts, wall time...); None for a Tune trial folder.
+    record: dict | None = None
 
     @property
     def steps(self) -> int:
@@ -137,7 +140,8 @@ def _record(path: Path) -> Trial:
         spec = ExperimentSpec.from_stored(record["spec"])
         histogram = record.get("rating_histogram")
         histogram = tuple(histogram) if histogram else None
-        return Trial(path, spec, curve_frame(record["iterations"]), histogram)
+        extra = {k: v for k, v in record.items() if k not in ("spec", "iterations")}
+        return Trial(path, spec, curve_frame(record["iterations"]), histogram, extra)
     except (KeyError, TypeError, ValueError) as err:
         problem = f"not a trial record: {type(err).__name__} {err}".splitlines()[0]
         raise DamagedFile(path, "trial record", problem, ADVICE) from None
