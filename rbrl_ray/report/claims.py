@@ -1,9 +1,14 @@
 """The paper's claims, tested on the trials at hand: per-cell comparisons and a verdict.
 
-A cell is one env and class count. In each, method A's final returns over seeds
-are compared with method B's by Welch's t-test (unequal variances), with the 95 %
-confidence interval of the difference of means A - B (Welch-Satterthwaite degrees
-of freedom). `ppo` ignores the class count and is compared in every cell of its env.
+A cell is one env and class count; `ppo` ignores the class count and is compared in
+every cell of its env. In each cell method A's final returns over seeds are compared
+with method B's (rbrl_ray/report/statistics.py):
+- paired by seed where both methods learn from ratings and ran the same seeds: a seed
+  gives them the same exploration phase (the same state-entropy reward, the same
+  episodes) until their reward models differ; unpaired (Welch) otherwise;
+- "A beats B": one-sided test of A − B > 0; "A matches B": two one-sided tests that
+  |A − B| < MARGIN × B's mean (fixed before any v2 record existed);
+- p-values of one claim's cells are Holm-adjusted together (a claim is one family).
 """
 
 from __future__ import annotations
@@ -12,9 +17,14 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import stats
 
-ALPHA = 0.05
+from rbrl_ray.methods import METHODS
+from rbrl_ray.report.statistics import ALPHA, Difference, difference, holm, seeds_needed
+
+MARGIN = 0.10  # "matches": within 10 % of B's mean final return on that task
+
+#: cell (env, classes, method) -> seed -> final return
+Finals = dict[tuple[str, int | None, str], dict[int, float]]
 
 
 @dataclass(frozen=True)
@@ -40,46 +50,61 @@ CLAIMS = (
 class Comparison:
     env: str
     classes: int | None
-    n_a: int
-    n_b: int
-    mean_a: float
-    mean_b: float
-    diff: float
-    ci: tuple[float, float]
-    p: float
+    a: tuple[float, ...]  # A's finals, in seed order (paired: the same seeds as b)
+    b: tuple[float, ...]
+    test: Difference
+
+    @property
+    def n_a(self) -> int:
+        return len(self.a)
+
+    @property
+    def n_b(self) -> int:
+        return len(self.b)
+
+    @property
+    def mean_a(self) -> float:
+        return float(np.mean(self.a))
+
+    @property
+    def mean_b(self) -> float:
+        return float(np.mean(self.b))
+
+    @property
+    def diff(self) -> float:
+        return self.test.diff
+
+    @property
+    def ci(self) -> tuple[float, float]:
+        return self.test.interval()
+
+    @property
+    def p(self) -> float:
+        return self.test.p_two_sided()
 
     @property
     def tested(self) -> bool:
-        """Whether both sides have the two seeds a t-test needs."""
-        return not math.isnan(self.p)
+        return self.test.tested
 
     @property
     def significant(self) -> bool:
         return self.tested and self.p < ALPHA
 
+    @property
+    def margin(self) -> float:
+        return MARGIN * abs(self.mean_b)
 
-def welch(a: list[float], b: list[float]) -> tuple[float, tuple[float, float], float]:
-    """Difference of means a - b, its 95 % CI and Welch's two-sided p (NaN: too few)."""
-    a_, b_ = np.asarray(a, float), np.asarray(b, float)
-    diff = float(a_.mean() - b_.mean())
-    if len(a_) < 2 or len(b_) < 2:
-        return diff, (math.nan, math.nan), math.nan
-    va, vb = a_.var(ddof=1) / len(a_), b_.var(ddof=1) / len(b_)
-    se = math.sqrt(va + vb)
-    if se == 0:
-        return diff, (diff, diff), 0.0 if diff else 1.0
-    df = (va + vb) ** 2 / (va**2 / (len(a_) - 1) + vb**2 / (len(b_) - 1))
-    half = float(stats.t.ppf(1 - ALPHA / 2, df)) * se
-    p = float(stats.ttest_ind(a_, b_, equal_var=False).pvalue)
-    return diff, (diff - half, diff + half), p
+    def seeds_to_settle(self) -> int | None:
+        return seeds_needed(self.a, self.b, self.test.paired)
 
 
-def compare(finals: dict[tuple[str, int | None, str], list[float]], a: str, b: str) -> list:
-    """Comparisons of method a with b in every cell where both have results.
+def shares_exploration(a: str, b: str) -> bool:
+    """Whether one seed gives both methods the same exploration phase."""
+    return METHODS[a].learns_reward and METHODS[b].learns_reward
 
-    `finals` maps (env, classes, method) to final returns over seeds; `ppo` is keyed
-    with classes None and stands in every class count of its env.
-    """
+
+def compare(finals: Finals, a: str, b: str) -> list[Comparison]:
+    """Comparisons of method a with b in every cell where both have results."""
     out = []
     for env, classes, method in sorted(finals, key=str):
         if method != a or (a == "ppo" and classes is not None):
@@ -88,48 +113,74 @@ def compare(finals: dict[tuple[str, int | None, str], list[float]], a: str, b: s
         mine = finals[(env, classes, method)]
         if not other:
             continue
-        diff, ci, p = welch(mine, other)
-        mean_a, mean_b = float(np.mean(mine)), float(np.mean(other))
-        out.append(Comparison(env, classes, len(mine), len(other), mean_a, mean_b, diff, ci, p))
+        paired = shares_exploration(a, b) and sorted(mine) == sorted(other) and len(mine) > 1
+        seeds_a, seeds_b = sorted(mine), sorted(other)
+        xa = tuple(mine[s] for s in seeds_a)
+        xb = tuple(other[s] for s in seeds_b)
+        out.append(Comparison(env, classes, xa, xb, difference(xa, xb, paired)))
     return out
 
 
-def verdict(claim: Claim, cells: list[Comparison]) -> str:
-    """holds / does not hold / inconclusive at this budget / not measured."""
+@dataclass(frozen=True)
+class Verdict:
+    text: str  # holds / does not hold / inconclusive at this budget / not measured
+    adjusted: list[float]  # per cell, Holm-adjusted p of the claim's test
+
+
+def verdict(claim: Claim, cells: list[Comparison]) -> Verdict:
     if not cells:
-        return "not measured"
-    worse = [c for c in cells if c.significant and c.diff < 0]
+        return Verdict("not measured", [])
+    worse = holm([c.test.p_greater(0.0, lower=True) for c in cells])
     if claim.rule == "better everywhere":
-        if worse:
-            return "does not hold"
-        if all(c.significant and c.diff > 0 for c in cells):
-            return "holds"
-        return "inconclusive at this budget"
-    # matches somewhere: A's mean reaches B's in some tested cell (one seed a side is an
-    # anecdote, not a match)
-    if any(c.tested and c.diff >= 0 for c in cells):
-        return "holds"
-    if len(worse) == len(cells):
-        return "does not hold"
-    return "inconclusive at this budget"
+        better = holm([c.test.p_greater(0.0) for c in cells])
+        if any(p < ALPHA for p in worse):
+            return Verdict("does not hold", better)
+        if all(p < ALPHA for p in better):
+            return Verdict("holds", better)
+        return Verdict("inconclusive at this budget", better)
+    # matches somewhere: in some cell A is shown above B or within the margin of it
+    match = holm([min(c.test.p_greater(0.0), c.test.p_equivalent(c.margin)) for c in cells])
+    if any(p < ALPHA for p in match):
+        return Verdict("holds", match)
+    far = holm([c.test.p_greater(-c.margin, lower=True) for c in cells])
+    if all(p < ALPHA for p in far):
+        return Verdict("does not hold", match)
+    return Verdict("inconclusive at this budget", match)
 
 
-def cell_label(c: Comparison) -> str:
+def _p(value: float) -> str:
+    return "–" if math.isnan(value) else f"{value:.3f}"
+
+
+def cell_label(c: Comparison, adjusted: float, settle: bool) -> str:
     classes = "" if c.classes is None else f", {c.classes} cl."
-    p = "–" if math.isnan(c.p) else f"{c.p:.3f}"
     ci = "" if math.isnan(c.ci[0]) else f" [{c.ci[0]:+.0f}, {c.ci[1]:+.0f}]"
-    return f"{c.env}{classes}: {c.diff:+.1f}{ci}, p {p} (n {c.n_a}/{c.n_b})"
+    test = "paired" if c.test.paired else "Welch"
+    detect = c.test.detectable()
+    detect_text = "" if math.isnan(detect) else f", detectable ±{detect:.0f}"
+    needed = c.seeds_to_settle() if settle and not c.significant else None
+    settle_text = f", ~{needed} seeds would settle it" if needed else ""
+    return (
+        f"{c.env}{classes}: {c.diff:+.1f}{ci}, {test} p {_p(c.p)}, Holm p {_p(adjusted)} "
+        f"(n {c.n_a}/{c.n_b}{detect_text}{settle_text})"
+    )
 
 
-def claims_table(finals: dict[tuple[str, int | None, str], list[float]], measure: str) -> str:
+def claims_table(finals: Finals, measure: str) -> str:
     """The claims as a markdown table: claim | what was measured | verdict."""
     lines = [
-        f"| claim | measured here: {measure} of A − B, 95 % CI, Welch's p (seeds A/B) | verdict |",
+        f"| claim | measured here: {measure} of A − B, 95 % CI, two-sided p (paired by seed "
+        "or Welch), the claim's Holm-adjusted one-sided p, seeds A/B, the difference "
+        "detectable at power 0.8 | verdict |",
         "|---|---|---|",
     ]
     for claim in CLAIMS:
         cells = compare(finals, claim.a, claim.b)
-        measured = "<br>".join(cell_label(c) for c in cells) or "no trials of both methods"
-        lines.append(f"| {claim.text} (A = {claim.a}, B = {claim.b}) | {measured} | "
-                     f"{verdict(claim, cells)} |")  # fmt: skip
+        result = verdict(claim, cells)
+        settle = result.text == "inconclusive at this budget"
+        measured = "<br>".join(
+            cell_label(c, p, settle) for c, p in zip(cells, result.adjusted, strict=True)
+        )
+        lines.append(f"| {claim.text} (A = {claim.a}, B = {claim.b}) | "
+                     f"{measured or 'no trials of both methods'} | {result.text} |")  # fmt: skip
     return "\n".join(lines)

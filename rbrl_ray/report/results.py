@@ -14,7 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from rbrl_ray.methods import METHODS
-from rbrl_ray.report.claims import ALPHA, claims_table, compare
+from rbrl_ray.report.claims import ALPHA, MARGIN, Finals, claims_table, compare
 from rbrl_ray.report.provenance import provenance_lines
 from rbrl_ray.report.trials import Trial
 
@@ -30,18 +30,27 @@ FULL_GRID = (
 LATE = 0.25
 
 
+#: The final measure averages the frozen policy's evaluations over the last 20 % of a
+#: run: one 8-episode point is noisy where outcomes are bimodal (a policy that balances
+#: or falls), and a 1M-step trial has three evaluations there (v1's 304k ones: one).
+FINAL_WINDOW = 0.2
+
+
 def final_measure(trial: Trial) -> float:
-    """The final evaluation return, or the last training return where none was run."""
-    value = trial.final_eval_return
-    return trial.final_return if math.isnan(value) else value
+    """The mean evaluation return over the last FINAL_WINDOW of the run, or the last
+    training return where none was run."""
+    late = trial.curve[trial.curve["steps"] >= (1 - FINAL_WINDOW) * trial.steps]
+    evaluations = late["eval_return"].dropna()
+    return float(evaluations.mean()) if len(evaluations) else trial.final_return
 
 
-def finals_by_cell(trials: list[Trial]) -> dict[tuple[str, int | None, str], list[float]]:
-    out: dict[tuple[str, int | None, str], list[float]] = {}
+def finals_by_cell(trials: list[Trial]) -> Finals:
+    """Per cell, each seed's final measure."""
+    out: Finals = {}
     for t in trials:
         if t.finished:
             key = (t.spec.env, t.spec.classes, t.spec.method)
-            out.setdefault(key, []).append(final_measure(t))
+            out.setdefault(key, {})[t.spec.seed] = final_measure(t)
     return out
 
 
@@ -117,20 +126,22 @@ def reward_model_table(trials: list[Trial]) -> list[str]:
 def reward_model_comparison(trials: list[Trial]) -> list[str]:
     """Ours − RbRL in the reward model's late r(r̂, r) per cell, with Welch's test: does
     the multi-task loss learn a reward closer to the true one?"""
-    late: dict[tuple[str, int | None, str], list[float]] = {}
+    late: Finals = {}
     for t in trials:
         value = t.late("pearson_true", LATE) if t.finished and t.spec.learns_reward else math.nan
         if not math.isnan(value):
-            late.setdefault((t.spec.env, t.spec.classes, t.spec.method), []).append(value)
+            late.setdefault((t.spec.env, t.spec.classes, t.spec.method), {})[t.spec.seed] = value
     cells = compare(late, "ours", "rbrl")
     if not cells:
         return []
-    lines = ["Ours − RbRL in r(r̂, r) over the last quarter of training, 95 % CI, Welch's p:", ""]
+    lines = ["Ours − RbRL in r(r̂, r) over the last quarter of training, 95 % CI, two-sided p "
+             "(paired by seed where both ran the same seeds, else Welch):", ""]  # fmt: skip
     for c in cells:
         ci = "" if math.isnan(c.ci[0]) else f" [{c.ci[0]:+.3f}, {c.ci[1]:+.3f}]"
         p = "–" if math.isnan(c.p) else f"{c.p:.3f}"
+        test = "paired" if c.test.paired else "Welch"
         lines.append(f"- {c.env}, {c.classes} classes: {c.mean_a:.3f} vs {c.mean_b:.3f}, "
-                     f"{c.diff:+.3f}{ci}, p {p} (seeds {c.n_a}/{c.n_b})")  # fmt: skip
+                     f"{c.diff:+.3f}{ci}, {test} p {p} (seeds {c.n_a}/{c.n_b})")  # fmt: skip
     return [*lines, ""]
 
 
@@ -222,14 +233,19 @@ def results_markdown(
         f"trial records (seeds {seeds}, {', '.join(f'{s:,}' for s in steps)} env steps); "
         "rerun it to rebuild this page and its figures.",
         "",
-        f"Final evaluation return: the frozen policy's mean true return over the evaluation "
-        f"episodes at the end of training (no exploration). Means ± standard error over "
-        f"seeds (count in brackets). Verdicts use Welch's t-test per cell at α = {ALPHA}: "
-        "for a claim that A beats B, 'holds' needs every cell significant in the claimed "
-        "direction and 'does not hold' one cell significant against it; for 'A can match or "
-        "beat B', 'holds' needs A's mean at or above B's in some cell with two or more seeds a "
-        "side and 'does not hold' every cell significantly below; anything else is "
-        "inconclusive at this budget.",
+        f"Final evaluation return: the frozen policy's mean true return (no exploration), "
+        f"averaged over its evaluations in the last {FINAL_WINDOW:.0%} of the run (each "
+        "8 episodes; one at the end of a 304k-step trial, three in 1M). Means ± standard "
+        "error over seeds (count in brackets). Each cell compares A with B by a t-test, paired by "
+        "seed where both methods learn from ratings and ran the same seeds (a seed gives "
+        "them the same exploration phase), unpaired (Welch) otherwise; a claim's cells are "
+        f"one family, their one-sided p-values Holm-adjusted, at α = {ALPHA}. 'A beats B "
+        "everywhere' holds when every cell shows A − B > 0 and does not hold when one cell "
+        "shows A − B < 0. 'A can match or beat B' holds when some cell shows A − B > 0 or, "
+        f"by two one-sided tests, |A − B| < {MARGIN:.0%} of B's mean (the margin fixed in "
+        "advance); it does not hold when every cell shows A below B by more than the "
+        "margin. Anything else is inconclusive at this budget, with the seeds that would "
+        "settle each cell at its observed difference and spread.",
         "",
         *normalisation_lines(finished),
         *provenance_lines(trials),
