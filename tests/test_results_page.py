@@ -142,3 +142,22 @@ def test_the_page_lists_the_commits_behind_each_tier_and_what_format_1_lacks(tmp
     assert "1 restored by Tune, 0 replaced a dead rating service" in section
     assert "Trials running beside one: 1 in 1." in section
     assert "exploration reward until 48,000" in section  # v1's first fit ran in the background
+
+
+def test_across_tasks_scores_every_main_method_on_the_same_envs(tmp_path):
+    walker = sorted(p.name for p in (RECORDS / "trials").glob("walker-walk_*.json"))
+    campaign = _campaign(tmp_path, TRIAL, *walker)  # finger-spin: ours only
+
+    write_report(campaign, campaign)
+
+    page = (campaign / "RESULTS.md").read_text()
+    section = page.split("## Across tasks")[1].split("## Final evaluation return")[0]
+    assert "ran (walker-walk), so every method is scored on the same tasks" in section
+    rows = [line for line in section.splitlines() if line.startswith("| ")]
+    table = section.split("| X vs Y |")[0]
+    iqm = {r.split("|")[1].strip(): r for r in rows if r in table and "---" not in r}
+    del iqm["method"]  # the header
+    assert set(iqm) == {"PPO (env reward)", "RbRL", "Ours"}
+    assert all("| 3 |" in r for r in iqm.values())  # finger-spin's run stays out
+    assert any(r.startswith("| Ours vs RbRL |") for r in rows)
+    assert (campaign / "performance_profile.png").stat().st_size > 0

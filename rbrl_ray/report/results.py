@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from rbrl_ray.methods import METHODS
+from rbrl_ray.report.aggregate import aggregate_lines
 from rbrl_ray.report.claims import ALPHA, MARGIN, Finals, claims_table, compare
 from rbrl_ray.report.provenance import provenance_lines
 from rbrl_ray.report.trials import Trial
@@ -253,6 +254,7 @@ def results_markdown(
         "",
         claims_table(finals_by_cell(trials), measure),
         "",
+        *aggregate_lines(finished, final_measure),
         "## Final evaluation return",
         "",
         *cell_tables(trials, "final", "final evaluation return, mean ± s.e. (seeds)"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from rbrl_ray.report.aggregate import performance_profiles
 from rbrl_ray.report.figures import (
     learning_curves,
     methods_vs_classes,
@@ -12,7 +13,7 @@ from rbrl_ray.report.figures import (
     reward_vs_return,
 )
 from rbrl_ray.report.markdown import report_markdown
-from rbrl_ray.report.results import results_markdown
+from rbrl_ray.report.results import final_measure, results_markdown
 from rbrl_ray.report.summary import missing, summarise
 from rbrl_ray.report.trials import is_campaign, load_pilots, load_trials, read_plan
 from rbrl_ray.validation import ConfigError
@@ -44,6 +45,7 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
     )
     reward_model_panels(trials, out / "reward_model.png")
     reward_vs_return(trials, out / "reward_vs_return.png")
+    performance_profiles(trials, final_measure, out / "performance_profile.png")
     for env in sorted({t.spec.env for t in trials}):
         name = f"curves_{env}.png"
         learning_curves(trials, env, out / name)
