@@ -105,7 +105,8 @@ def service_restarts(rows: list[dict[str, Any]]) -> list[int]:
 
 def wall_seconds(rows: list[dict[str, Any]]) -> float | None:
     """Wall time the trial ran, waits for fits included (Tune's time_total_s leaves them
-    out): per run between restores, first iteration start to last iteration end."""
+    out): per run between restores, first iteration start to last iteration end. Tune's
+    timestamps are whole seconds, so each run's span is good to about a second."""
     total = 0.0
     for run in runs_of(rows):
         first, last = run[0], run[-1]
