@@ -367,9 +367,8 @@ class RatingPPO(PPO):
     def advance_ratings(self, result: dict[str, Any]) -> None:
         """Run due rating queries and add the rating metrics to `result`."""
         learners = result.get("learners", {})
-        shared = learners.get(ALL_MODULES, {})
+        shared, policy = learners.get(ALL_MODULES, {}), learners.get(DEFAULT_MODULE_ID, {})
         result.update({name: shared[name] for name in m.RELABELLER_METRICS if name in shared})
-        policy = learners.get(DEFAULT_MODULE_ID, {})
         result.update({name: policy[k] for name, k in m.POLICY_METRICS.items() if k in policy})
         if self.service is None:
             return
