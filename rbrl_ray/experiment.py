@@ -24,7 +24,9 @@ from rbrl_ray.validation import (
 
 
 class RatingSchedule(StrictModel):
-    """When segments go to the rater (paper: 200 every 20k steps until 2,000)."""
+    """When segments go to the rater: 2,000 ratings in all (the paper); 200 every 20k
+    steps after 32k of exploration is this project's spacing (the paper says only "during
+    the early stage of the training process")."""
 
     explore_steps: int = Field(32_000, ge=0, description="intrinsic-reward steps before query 1")
     every: int = Field(20_000, gt=0, description="env steps between queries")

@@ -27,7 +27,7 @@ FULL_GRID = (
 
 #: The window of the reward model's correlation with the true reward: one batch is noisy,
 #: and by the last quarter of training a campaign's reward model has (nearly) all its
-#: ratings (the paper's schedule gives the 2,000th by 232k of 300k steps).
+#: ratings (this project's schedule gives the 2,000th by 232k of 300k steps).
 LATE = 0.25
 
 
