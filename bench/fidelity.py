@@ -25,7 +25,14 @@ import numpy as np
 from bench.machine import describe_machine
 from bench.policy_snapshots import snapshot_segments
 from bench.records import move_aside
-from rbrl_ray.cli import OneLineParser, choice_list, class_count, int_in_range, run_main
+from rbrl_ray.cli import (
+    CLASSES_HELP,
+    OneLineParser,
+    choice_list,
+    class_count,
+    int_in_range,
+    run_main,
+)
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
 from rbrl_ray.jsonio import write_json
@@ -40,7 +47,7 @@ COLUMNS = ("pearson", "spearman", "accuracy")
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--envs", default="all", help=f"'all' or comma-separated: {TASK_NAMES}")
-    p.add_argument("--classes", type=class_count, default=3)
+    p.add_argument("--classes", type=class_count, default=3, help=CLASSES_HELP)
     p.add_argument("--ratings", type=int_in_range("ratings", 2), default=1000)
     p.add_argument("--heldout", type=int_in_range("heldout", 2), default=500)
     p.add_argument("--ppo-steps", type=int_in_range("ppo-steps", 0), default=60_000)

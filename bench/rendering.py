@@ -1,7 +1,7 @@
 """What showing segments to a person costs: rendering speed, the memory a segment's
 physics states add, and the sampling time recording them takes.
 
-    MUJOCO_GL=egl python bench/rendering.py [--envs cartpole-balance,walker-walk] [--segments 4]
+    python bench/rendering.py [--envs cartpole-balance,walker-walk] [--segments 4]
 
 For each env: scripted segments with physics states (reward_bench's behaviours),
 each rendered to 240x320 frames from its states (frames/s of rendering alone) and
@@ -90,7 +90,9 @@ def main() -> None:
     parser.add_argument("--segments", type=int, default=4)
     parser.add_argument("--out", type=Path, default=HERE / "results")
     args = parser.parse_args()
-    os.environ.setdefault("MUJOCO_GL", "egl")
+    from rbrl_ray.human.gl_backend import enable_rendering
+
+    enable_rendering()  # the backend the rating page would use here
     rows: dict[str, Any] = {}
     for env in args.envs.split(","):
         row = {**render_speed(env, args.segments), **bytes_per_segment(env)}

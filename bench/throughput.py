@@ -30,6 +30,7 @@ from bench.peak_memory import PeakMemoryMonitor
 from bench.records import move_aside
 from bench.throughput_runs import KINDS
 from rbrl_ray.cli import (
+    CLASSES_HELP,
     OneLineParser,
     choice_error,
     choice_list,
@@ -77,7 +78,7 @@ def build_parser() -> OneLineParser:
         default="paper",
         help="PPO settings for every learner: paper (default) or small (a quick check)",
     )
-    p.add_argument("--classes", type=class_count, default=3)
+    p.add_argument("--classes", type=class_count, default=3, help=CLASSES_HELP)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument(
         "--only", default=",".join(DEFAULT_KINDS), help=f"comma-separated: {', '.join(KINDS)}"

@@ -8,7 +8,13 @@ __version__ = "0.1.0"
 
 import os as _os
 
+#: Set (to "1") where MUJOCO_GL=disable is this package's default, not the user's
+#: choice; inherited with it by child processes and Ray workers.
+GL_DEFAULTED = "RBRL_RAY_MUJOCO_GL_DEFAULTED"
+
 # Nothing in the training path renders. Without a setting, importing RLlib or
-# dm_control probes GLFW and warns about a missing display in every process.
-# Set MUJOCO_GL=egl (GPU) or osmesa (CPU) yourself to render segments.
-_os.environ.setdefault("MUJOCO_GL", "disable")
+# dm_control probes GLFW and warns about a missing display in every process. The
+# rating page and `play` choose a backend that works (rbrl_ray.human.gl_backend).
+if "MUJOCO_GL" not in _os.environ:
+    _os.environ["MUJOCO_GL"] = "disable"
+    _os.environ[GL_DEFAULTED] = "1"

@@ -11,7 +11,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
-from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, ConfigError
+from rbrl_ray.validation import CLASSES_BOUND, MAX_CLASSES, MIN_CLASSES, ConfigError
 
 
 class UsageError(ConfigError):
@@ -67,7 +67,11 @@ def choice_list(text: str, allowed: Iterable[str], what: str, flag: str) -> list
     return chosen
 
 
-#: argparse type of a --classes flag: a class count in MIN_CLASSES..MAX_CLASSES.
+#: The --help text of every --classes flag.
+CLASSES_HELP = f"rating classes n, {CLASSES_BOUND}"
+
+
+#: argparse type of a --classes flag; its message is `class_count_error`'s word for word.
 class_count = int_in_range("classes", MIN_CLASSES, MAX_CLASSES)
 
 

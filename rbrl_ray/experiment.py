@@ -13,8 +13,7 @@ from rbrl_ray.feedback.segments import SEGMENT_LENGTH
 from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
 from rbrl_ray.validation import (
-    MAX_CLASSES,
-    MIN_CLASSES,
+    CLASSES_BOUND,
     ClassCount,
     StrictModel,
     error_line,
@@ -350,8 +349,7 @@ class ExperimentSpec(StrictModel):
     def _classes_match_method(self) -> ExperimentSpec:
         if self.method in REWARD_METHODS and self.classes is None:
             raise ValueError(
-                f"method {self.method!r} learns from ratings: give classes "
-                f"({MIN_CLASSES}..{MAX_CLASSES})"
+                f"method {self.method!r} learns from ratings: give classes ({CLASSES_BOUND})"
             )
         if self.method == "ppo" and self.classes is not None:
             raise ValueError("method 'ppo' trains on the env reward and takes no classes")

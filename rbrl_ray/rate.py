@@ -21,7 +21,7 @@ import signal
 import threading
 from pathlib import Path
 
-from rbrl_ray.cli import OneLineParser, UsageError, class_count, int_in_range
+from rbrl_ray.cli import CLASSES_HELP, OneLineParser, UsageError, class_count, int_in_range
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.validation import is_loopback
@@ -34,7 +34,7 @@ def build_parser() -> OneLineParser:
     p.add_argument(
         "--segments", required=True, help="scripted, a checkpoint, a rated store or ratings folder"
     )
-    p.add_argument("--classes", type=class_count, required=True, help="rating classes n (2..6)")
+    p.add_argument("--classes", type=class_count, required=True, help=CLASSES_HELP)
     p.add_argument("--env", help=f"one of: {', '.join(TASK_NAMES)} (else from the segments)")
     p.add_argument("--count", type=int_in_range("count", 1, 100_000), default=40)
     p.add_argument("--seed", type=int_in_range("seed", 0), default=0)
@@ -55,9 +55,10 @@ def main(argv: list[str] | None = None) -> int:
     if args.env is not None:
         get_task(args.env)
 
-    from rbrl_ray.human.render import task_of_observations, use_software_rendering
+    from rbrl_ray.human.gl_backend import enable_rendering
 
-    use_software_rendering()
+    enable_rendering()  # before dm_control's import; no backend: one line, exit 2
+    from rbrl_ray.human.render import task_of_observations
     from rbrl_ray.human.sources import load_segments
 
     segments = load_segments(args.segments, args.env, args.count, args.seed)

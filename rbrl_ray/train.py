@@ -22,13 +22,20 @@ from pydantic import ValidationError
 
 from rbrl_ray import checkpoints, progress
 from rbrl_ray import metric_names as m
-from rbrl_ray.cli import OneLineParser, UsageError, add_noise_argument, int_in_range, run_main
+from rbrl_ray.cli import (
+    CLASSES_HELP,
+    OneLineParser,
+    UsageError,
+    add_noise_argument,
+    int_in_range,
+    run_main,
+)
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.rater import parse_noise
 from rbrl_ray.jsonio import DamagedFile, read_json, write_json
 from rbrl_ray.methods import ALL_METHODS
-from rbrl_ray.validation import MAX_CLASSES, MIN_CLASSES, error_line
+from rbrl_ray.validation import error_line
 
 PROG = "rbrl_ray.train"
 SPEC_FILE, SUMMARY_FILE = "spec.json", "summary.json"
@@ -43,7 +50,7 @@ def build_parser() -> OneLineParser:
     p.add_argument(
         "--classes",
         type=int,
-        help=f"rating classes, {MIN_CLASSES}..{MAX_CLASSES} (reward methods only)",
+        help=f"{CLASSES_HELP} (reward methods only)",
     )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--timesteps", type=int_in_range("timesteps", 1), help="total env steps")
@@ -305,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(
                 f"{str(out)!r} already holds a trial; use --resume {out} or another --out"
             )
+    from rbrl_ray.human.gl_backend import check_before_ray
+
+    check_before_ray(spec.rater == "human")
     out.mkdir(parents=True, exist_ok=True)
     summary = train(
         spec, out, resume=args.resume is not None, checkpoint_every=args.checkpoint_every

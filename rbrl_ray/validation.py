@@ -13,11 +13,18 @@ from typing import Annotated
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
 MIN_CLASSES, MAX_CLASSES = 2, 10
+#: The one description of the bound, in every --help and error message.
+CLASSES_BOUND = f"{MIN_CLASSES}..{MAX_CLASSES}"
+
+
+def class_count_error(value: object) -> str:
+    """The one message for a class count outside the bound (configs and CLIs alike)."""
+    return f"classes must be {CLASSES_BOUND}, got {value}"
 
 
 def _class_count(value: int) -> int:
     if not MIN_CLASSES <= value <= MAX_CLASSES:
-        raise ValueError(f"class count {value} is outside {MIN_CLASSES}..{MAX_CLASSES}")
+        raise ValueError(class_count_error(value))
     return value
 
 

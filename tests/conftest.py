@@ -5,7 +5,11 @@ import os
 
 import pytest
 
-os.environ.setdefault("MUJOCO_GL", "disable")
+# What the suite's own environment sets, before rbrl_ray's default (tests/user_env.py):
+# the rendering tests must see what a user sees, so test_rating_page fails if it is set.
+os.environ["RBRL_TEST_SUITE_MUJOCO_GL"] = os.environ.get("MUJOCO_GL", "")
+import rbrl_ray  # noqa: E402, F401  (MUJOCO_GL=disable for the training path, as for users)
+
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 

@@ -2,17 +2,20 @@
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import imageio_ffmpeg
+import numpy as np
 
 from rbrl_ray.feedback.store import RatedStore
+from tests.user_env import users_environment
 
 TOKEN = "test-token-0123456789"
 URL_LINE = re.compile(r"rate them at (http://\S+)/\?token=(\S+)")
@@ -45,12 +48,22 @@ class RatingSession:
             self.process.wait(timeout=60)
 
 
+def video_frames(webm: bytes, height: int = 240, width: int = 320) -> list[np.ndarray]:
+    """The frames a browser would decode from a downloaded WebM video."""
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "video.webm"
+        path.write_bytes(webm)
+        reader = imageio_ffmpeg.read_frames(str(path))
+        assert next(reader)["size"] == (width, height)
+        return [np.frombuffer(f, np.uint8).reshape(height, width, 3) for f in reader]
+
+
 def start_session(
     out: Path, *extra: str, count: int = 12, segments: str = "scripted"
 ) -> RatingSession:
     """`python -m rbrl_ray.rate` on a pool of cartpole segments (scripted by default),
     on a free loopback port; returns when it prints its URL."""
-    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONUNBUFFERED": "1"}
+    env = users_environment()  # no MUJOCO_GL: the page finds a backend as for a user
     task = ["--env", "cartpole-balance"] if segments == "scripted" else []
     command = [
         sys.executable, "-m", "rbrl_ray.rate", "--segments", segments, *task,

@@ -25,7 +25,7 @@ CORPUS: list[tuple[str, str]] = [
     ("-m rbrl_ray.train --method ours --timesteps 10 --out {tmp}/t", "--env is required"),
     (TRAIN.replace("cartpole-balance", "pong") + " --out {tmp}/t", "unknown env 'pong'; allowed"),
     (TRAIN.replace("ours", "dpo") + " --out {tmp}/t", "unknown method 'dpo'; allowed: ppo"),
-    (TRAIN.replace("3", "1", 1) + " --out {tmp}/t", "class count 1 is outside 2..10"),
+    (TRAIN.replace("3", "1", 1) + " --out {tmp}/t", "classes must be 2..10, got 1"),
     (TRAIN.replace(" --classes 3", "") + " --out {tmp}/t", "give classes (2..10)"),
     (TRAIN.replace("10", "0") + " --out {tmp}/t", "timesteps must be >= 1, got 0"),
     ("-m rbrl_ray.train --resume {tmp}/nothing", "no trial to resume in"),

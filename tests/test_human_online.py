@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -20,6 +19,7 @@ import pytest
 
 from rbrl_ray.feedback.segments import segment_ids
 from rbrl_ray.feedback.store import RatedStore, lineages
+from tests.user_env import users_environment
 
 pytestmark = pytest.mark.slow
 
@@ -34,7 +34,7 @@ def train(out: Path, log: Path, *extra: str) -> subprocess.Popen:
         "--query-every", "1000", "--per-query", str(PER_QUERY), "--total-ratings", str(TOTAL),
         "--checkpoint-every", "1", "--eval-episodes", "0",
     )  # fmt: skip
-    env = {**os.environ, "MUJOCO_GL": "egl", "PYTHONUNBUFFERED": "1", "WANDB_MODE": "disabled"}
+    env = users_environment(WANDB_MODE="disabled")  # no MUJOCO_GL, as a user has
     with open(log, "w") as handle:  # a file, not a pipe nobody reads while the test rates
         return subprocess.Popen(
             [sys.executable, "-m", "rbrl_ray.train", *args, "--rater", "human", "--rating-port",

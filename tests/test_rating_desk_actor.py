@@ -12,6 +12,7 @@ import ray
 
 from rbrl_ray.human.online import HumanRater
 from rbrl_ray.reward_bench.scripted import collect_segments
+from tests.rating_page_helpers import video_frames
 
 pytestmark = pytest.mark.slow
 
@@ -23,6 +24,11 @@ def answer_all(desk_root, ratings: dict[str, int]) -> list[tuple[str, str, int]]
     with httpx.Client(base_url=page["url"], timeout=60) as client:
         while (waiting := client.get("/api/next").json())["segment_id"] is not None:
             shown.append((waiting["env"], waiting["segment_id"], waiting["classes"]))
+            if len(shown) == 1 or shown[-1][0] != shown[-2][0]:  # a video of each task
+                video = client.get(waiting["video"])  # the desk chose its own GL backend
+                assert video.status_code == 200, video.text
+                assert len(frames := video_frames(video.content)) == 50
+                assert all(f.std() > 5 for f in frames)
             body = {"segment_id": waiting["segment_id"], "rating": ratings[waiting["env"]],
                     "annotator": "ada", "response_s": 1.0}  # fmt: skip
             response = client.post("/api/ratings", json=body,

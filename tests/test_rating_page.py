@@ -12,12 +12,12 @@ import sys
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-import imageio_ffmpeg
 import numpy as np
 import pytest
 
 from rbrl_ray.feedback.store import RatedStore
-from tests.rating_page_helpers import TOKEN, start_session
+from tests.rating_page_helpers import TOKEN, start_session, video_frames
+from tests.user_env import users_environment
 
 pytestmark = pytest.mark.slow
 
@@ -51,15 +51,50 @@ def test_the_page_and_each_segment_come_with_the_task_and_scale(session):
     assert progress == info["progress"] == {"rated": 0, "skipped": 0, "pending": 12}
 
 
-def test_a_segment_video_is_served_by_id_and_has_its_50_frames(session):
+def test_a_segment_video_is_served_by_id_and_decodes_to_its_50_frames(session):
+    """The page was started with no MUJOCO_GL (as a user starts it): the video a
+    browser downloads decodes to 50 frames of a picture, not one colour."""
     segment_id = next_id(session)
     with session.client() as c:
         response = c.get(f"/videos/{segment_id}.webm")
     assert response.status_code == 200 and response.headers["content-type"] == "video/webm"
-    path = session.out / "videos" / "cartpole-balance" / f"{segment_id}.webm"
-    assert path.read_bytes() == response.content  # cached beside the store
-    frames, _ = imageio_ffmpeg.count_frames_and_secs(str(path))
-    assert frames == 50
+    frames = video_frames(response.content)
+    assert len(frames) == 50
+    assert all(f.std() > 5 for f in frames)  # a rendered scene, not a blank frame
+    cached = session.out / "videos" / "cartpole-balance" / f"{segment_id}.webm"
+    assert cached.read_bytes() == response.content  # cached beside the store
+
+
+def test_the_suite_does_not_choose_a_gl_backend_for_the_page():
+    """The page tests run `rate` as a user does; a MUJOCO_GL in the suite's own
+    environment (a CI setting, a developer's shell) would hide the path users take."""
+    suite_setting = os.environ.get("RBRL_TEST_SUITE_MUJOCO_GL")
+    assert suite_setting == "", f"unset MUJOCO_GL (the suite runs with {suite_setting!r})"
+    assert "MUJOCO_GL" not in users_environment()
+
+
+NO_RENDERING_COMMANDS = {
+    "rate": ["rbrl_ray.rate", "--segments", "scripted", "--env", "cartpole-balance",
+             "--classes", "3", "--count", "2"],
+    "train --rater human": ["rbrl_ray.train", "--env", "cartpole-balance", "--method", "ours",
+                            "--classes", "3", "--timesteps", "1000", "--rater", "human"],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("command", NO_RENDERING_COMMANDS)
+def test_without_any_backend_that_renders_it_says_so_in_one_line_and_starts_nothing(
+    tmp_path, command
+):
+    """EGL made unusable (no vendor library), no display, no OSMesa on this image."""
+    env = users_environment(__EGL_VENDOR_LIBRARY_FILENAMES=str(tmp_path / "none.json"))
+    env.pop("DISPLAY", None), env.pop("WAYLAND_DISPLAY", None)
+    argv = [sys.executable, "-m", *NO_RENDERING_COMMANDS[command], "--out", str(tmp_path / "out")]
+    done = subprocess.run(argv, capture_output=True, text=True, timeout=120, env=env)
+    assert done.returncode == 2, done.stdout + done.stderr
+    assert done.stderr.count("\n") == 1 and "Traceback" not in done.stderr
+    assert "cannot render segments (tried egl, osmesa, glfw)" in done.stderr
+    assert "MUJOCO_GL=egl: " in done.stderr and "apt-get install" in done.stderr
+    assert "rate them at" not in done.stdout and not (tmp_path / "out").exists()
 
 
 @pytest.mark.parametrize(
@@ -207,10 +242,11 @@ def test_stopping_the_page_skips_the_videos_still_queued(tmp_path):
     assert {a.result() for a in answers} <= {200, 503}, said
 
 
-def rate_cli(*args: str) -> subprocess.CompletedProcess:
+def rate_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "rbrl_ray.rate", *args], capture_output=True, text=True, timeout=120
-    )
+        [sys.executable, "-m", "rbrl_ray.rate", *args],
+        capture_output=True, text=True, timeout=120, env=env or users_environment(),
+    )  # fmt: skip
 
 
 @pytest.mark.parametrize(

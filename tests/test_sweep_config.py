@@ -86,7 +86,7 @@ GOOD = (
             "envs: unknown env 'pong'; allowed: cartpole-balance",
         ),
         (GOOD.replace("[ours]", "[ours, dpo]"), "methods: unknown method 'dpo'; allowed: ppo"),
-        (GOOD.replace("[3]", "[3, 11]"), "classes: class count 11 is outside 2..10"),
+        (GOOD.replace("[3]", "[3, 11]"), "classes: classes must be 2..10, got 11"),
         (
             GOOD.replace("timesteps: 100", "timesteps: 0"),
             "timesteps: Input should be greater than 0",

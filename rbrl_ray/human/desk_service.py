@@ -75,11 +75,11 @@ class DeskService:
 
     def __init__(self, root: str, host: str, port: int) -> None:
         from rbrl_ray.human.app import Videos, make_app
+        from rbrl_ray.human.gl_backend import enable_rendering
         from rbrl_ray.human.offline import annotations_of
-        from rbrl_ray.human.render import use_software_rendering
         from rbrl_ray.human.server import ThreadedServer
 
-        use_software_rendering()
+        enable_rendering()  # the backend get_desk chose, in this worker's MUJOCO_GL
         self.root = Path(root)
         self._annotations_of = annotations_of
         self._queues: dict[str, QueueAnswers] = {}  # read from disk once, then kept up to date
@@ -161,7 +161,11 @@ class DeskService:
 
 def get_desk(root: Path, host: str, port: int) -> Any:
     """The cluster's rating desk: the running one, or a new one serving on host:port
-    with its answers under `root` (an existing root's answers are loaded)."""
+    with its answers under `root` (an existing root's answers are loaded).
+    RenderingUnavailable (one line) where no OpenGL backend renders on this node."""
+    from rbrl_ray.human.gl_backend import choose_backend
+
+    backend = choose_backend()  # here, so a trial fails with the reason, not a page of 500s
     actor = (
         ray.remote(DeskService)
         .options(
@@ -171,6 +175,8 @@ def get_desk(root: Path, host: str, port: int) -> Any:
             num_cpus=0,  # it waits for a person; rendering is short and rare
             lifetime="detached",  # outlives the trial that started it; others queue into it
             max_restarts=-1,  # started again (same root: every answer kept) if it dies
+            # its own worker process, with the backend set before dm_control's import
+            runtime_env={"env_vars": {"MUJOCO_GL": backend}},
         )
         .remote(str(root), host, port)
     )

@@ -1,9 +1,9 @@
 """Segments as short videos, rendered from their recorded physics states.
 
 Each frame is the task's default camera (id 0) after setting the physics state
-recorded at that step (`Segments.states`). Without a GPU, MuJoCo renders through
-EGL with Mesa's software rasteriser: set MUJOCO_GL=egl before mujoco is imported
-(`use_software_rendering`). Videos are WebM (VP8) through imageio-ffmpeg's own
+recorded at that step (`Segments.states`), through the OpenGL backend that
+`gl_backend.enable_rendering` found (without a GPU: EGL with Mesa's software
+rasteriser). Videos are WebM (VP8) through imageio-ffmpeg's own
 ffmpeg, which every Chromium-based and Firefox browser plays.
 """
 
@@ -21,11 +21,6 @@ HEIGHT, WIDTH = 240, 320
 #: dm_control's control timestep is 0.01-0.025 s; 30 frames/s shows a 50-step
 #: segment in under 2 s, which the page's speed control slows down or speeds up.
 FPS = 30
-
-
-def use_software_rendering() -> None:
-    """Render through EGL unless the user chose a backend (before mujoco's import)."""
-    os.environ.setdefault("MUJOCO_GL", "egl")
 
 
 def task_of_observations(obs_dim: int) -> str:

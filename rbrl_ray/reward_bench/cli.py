@@ -23,6 +23,7 @@ from rich.table import Table
 from tqdm import tqdm
 
 from rbrl_ray.cli import (
+    CLASSES_HELP,
     OneLineParser,
     UsageError,
     add_noise_argument,
@@ -44,7 +45,7 @@ PROG = "rbrl_ray.reward_bench"
 def build_parser() -> OneLineParser:
     p = OneLineParser(prog=PROG, description=__doc__.split("\n\n")[0])
     p.add_argument("--env", default="cartpole-balance", help=f"one of: {', '.join(TASK_NAMES)}")
-    p.add_argument("--classes", type=class_count, default=3)
+    p.add_argument("--classes", type=class_count, default=3, help=CLASSES_HELP)
     p.add_argument("--ratings", type=int_in_range("ratings", 1), default=2000)
     p.add_argument("--heldout", type=int_in_range("heldout", 2), default=1000)
     p.add_argument("--seed", type=int, default=0)

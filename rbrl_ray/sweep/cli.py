@@ -179,4 +179,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         console.print(f"dry run: {len(specs):,} trials, nothing started")
         return 0
+    from rbrl_ray.human.gl_backend import check_before_ray
+
+    check_before_ray(any(spec.rater == "human" for spec in specs))
     return run(args, sweep, specs, storage, mode, console)
