@@ -18,7 +18,11 @@ from rbrl_ray.feedback.store import RatedStore
 from tests.user_env import users_environment
 
 TOKEN = "test-token-0123456789"
-URL_LINE = re.compile(r"rate them at (http://\S+)/\?token=(\S+)")
+URL_LINE = re.compile(r"rate them at (http://\S+)/\?token=(\S+)\s+\((\S+)\)")
+
+
+def found_url(lines: list[str]) -> str:
+    return next(m.group(1) for line in lines if (m := URL_LINE.search(line)))
 
 
 @dataclass
@@ -27,13 +31,16 @@ class RatingSession:
     url: str
     out: Path
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, timeout=60)
+    links: dict[str, str]  # annotator -> token
+
+    def client(self, token: str | None = TOKEN) -> httpx.Client:
+        """A client sending `token` (an annotator's) with every request."""
+        headers = {} if token is None else {"X-Rating-Token": token}
+        return httpx.Client(base_url=self.url, timeout=60, headers=headers)
 
     def post(self, path: str, body: object, token: str | None = TOKEN) -> httpx.Response:
-        headers = {} if token is None else {"X-Rating-Token": token}
-        with self.client() as c:
-            return c.post(path, json=body, headers=headers)
+        with self.client(token) as c:
+            return c.post(path, json=body)
 
     def store_files(self) -> list[str]:
         return sorted(p.name for p in self.out.glob("ratings_*.npz"))
@@ -59,21 +66,28 @@ def video_frames(webm: bytes, height: int = 240, width: int = 320) -> list[np.nd
 
 
 def start_session(
-    out: Path, *extra: str, count: int = 12, segments: str = "scripted"
+    out: Path,
+    *extra: str,
+    count: int = 12,
+    segments: str = "scripted",
+    annotators: tuple[str, ...] = ("ada",),
 ) -> RatingSession:
     """`python -m rbrl_ray.rate` on a pool of cartpole segments (scripted by default),
-    on a free loopback port; returns when it prints its URL."""
+    on a free loopback port; returns when it has printed every annotator's link. A
+    single annotator's token is TOKEN; several get random ones (`links`)."""
     env = users_environment()  # no MUJOCO_GL: the page finds a backend as for a user
     task = ["--env", "cartpole-balance"] if segments == "scripted" else []
     command = [
         sys.executable, "-m", "rbrl_ray.rate", "--segments", segments, *task,
         "--classes", "3", "--count", str(count),
-        "--out", str(out), "--port", "0", "--token", TOKEN, *extra,
+        "--out", str(out), "--port", "0", "--annotators", ",".join(annotators), *extra,
     ]  # fmt: skip
+    if len(annotators) == 1:
+        command += ["--token", TOKEN]
     process = subprocess.Popen(
         command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
-    seen = []
+    seen, links = [], {}
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         line = process.stdout.readline()
@@ -82,7 +96,9 @@ def start_session(
         seen.append(line)
         found = URL_LINE.search(line)
         if found:
-            assert found.group(2) == TOKEN
-            return RatingSession(process, found.group(1), out)
+            links[found.group(3)] = found.group(2)
+        if line.startswith("links: ") and links:
+            assert len(annotators) > 1 or links == {annotators[0]: TOKEN}
+            return RatingSession(process, found_url(seen), out, links)
     process.kill()
     raise AssertionError("the rating page did not start:\n" + "".join(seen))

@@ -84,7 +84,7 @@ def test_a_person_rates_ten_segments_with_keyboard_and_mouse(browser, tmp_path):
         assert "pole" in browser.find_element(By.ID, "instructions").text
         buttons = browser.find_elements(By.CSS_SELECTOR, "#scale button")
         assert [b.text for b in buttons] == ["0: very bad", "1", "2: very good"]
-        browser.find_element(By.ID, "annotator").send_keys("grace")
+        assert browser.find_element(By.ID, "annotator").text == "Rating as ada"  # the token's
 
         # the video plays: its clock advances
         def clock() -> float:
@@ -122,4 +122,4 @@ def test_a_person_rates_ten_segments_with_keyboard_and_mouse(browser, tmp_path):
     stored = dict(zip(segment_ids(segments), labels.tolist(), strict=True))
     assert stored == given
     notes = RatedStore(tmp_path / "rated").annotations()
-    assert set(notes["annotator"]) == {"grace"} and (notes["response_s"] > 0).all()
+    assert set(notes["annotator"]) == {"ada"} and (notes["response_s"] > 0).all()

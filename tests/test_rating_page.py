@@ -35,8 +35,7 @@ def next_id(session) -> str:
 
 
 def rating(segment_id, value=1, **change):
-    return {"segment_id": segment_id, "rating": value, "annotator": "ada", "response_s": 2.5,
-            **change}  # fmt: skip
+    return {"segment_id": segment_id, "rating": value, "response_s": 2.5, **change}
 
 
 def test_the_page_and_each_segment_come_with_the_task_and_scale(session):

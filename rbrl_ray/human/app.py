@@ -1,15 +1,16 @@
 """The rating page: a small FastAPI app over one RatingDesk.
 
-    GET  /                       the page (the token comes in its URL: /?token=...)
-    GET  /api/progress           rated, skipped and waiting counts
-    GET  /api/next               the next segment waiting: id, video URL, task,
-                                 instructions and its n-class scale
+    GET  /                       the page (an annotator's token comes in its URL: /?token=...)
+    GET  /api/progress           the annotator's rated and skipped counts, and what waits
+    GET  /api/next               the next segment waiting for this annotator: id, video
+                                 URL, task, instructions and its n-class scale
     GET  /videos/{id}.webm       a segment's video, by id only (rendered on first use)
-    POST /api/ratings            {"segment_id", "rating", "annotator", "response_s"}
+    POST /api/ratings            {"segment_id", "rating", "response_s"}
     POST /api/skips              {"segment_id"}
 
-Every POST carries the session token in the X-Rating-Token header (403 without it).
-Bad input is a 4xx with a message and changes nothing: 404 unknown segment, 409
+Every /api request carries an annotator's token in the X-Rating-Token header (403
+without an active one, `annotators.Roster`); the answer is that annotator's. Bad
+input is a 4xx with a message and changes nothing: 404 unknown segment, 409
 already rated, 413 body over MAX_BODY bytes, 422 malformed body or a rating outside
 0..n-1. A background thread renders the segments waiting, in order, so the next
 video is usually ready before it is asked for.
@@ -17,7 +18,6 @@ video is usually ready before it is asked for.
 
 from __future__ import annotations
 
-import hmac
 import threading
 from importlib import resources
 from pathlib import Path
@@ -28,6 +28,7 @@ from fastapi.responses import FileResponse, HTMLResponse, JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictInt
 from tqdm import tqdm
 
+from rbrl_ray.human.annotators import Roster
 from rbrl_ray.human.desk import DeskError, RatingDesk
 from rbrl_ray.human.instructions import INSTRUCTIONS, scale_labels
 from rbrl_ray.human.videos import SEGMENT_ID, VideoCache, VideoCacheClosed
@@ -43,7 +44,6 @@ class _Body(BaseModel):
 
 class RatingBody(_Body):
     rating: StrictInt
-    annotator: str = Field(min_length=1, max_length=64)
     response_s: float = Field(ge=0, le=86_400)
 
 
@@ -82,22 +82,25 @@ class Videos:
 
 
 def make_app(
-    desk: RatingDesk, videos: Videos, token: str, render_ahead: int = 5, progress: bool = False
+    desk: RatingDesk, videos: Videos, roster: Roster, render_ahead: int = 5, progress: bool = False
 ) -> FastAPI:
-    """The page over `desk`; `render_ahead` waiting segments are rendered before they
-    are asked for (with a progress bar in the terminal if `progress`)."""
+    """The page over `desk` for the annotators of `roster`; `render_ahead` waiting
+    segments are rendered before they are asked for (with a progress bar in the
+    terminal if `progress`)."""
     app = FastAPI(title="rbrl_ray rating page", docs_url=None, redoc_url=None)
     page = resources.files("rbrl_ray.human").joinpath("page.html").read_text()
 
     @app.middleware("http")
     async def guard_changes(request: Request, call_next: Any) -> Any:
-        """Before a state-changing request's body is read: its token, then its size."""
-        if request.method not in ("GET", "HEAD"):
-            given = request.headers.get(TOKEN_HEADER)
-            if given is None or not hmac.compare_digest(given.encode(), token.encode()):
+        """Before an API request's body is read: whose token it carries, then its size."""
+        if request.url.path.startswith("/api/"):
+            request.state.annotator = roster.who(request.headers.get(TOKEN_HEADER))
+            if request.state.annotator is None:
                 return JSONResponse(
-                    {"detail": f"missing or wrong {TOKEN_HEADER} header"}, status_code=403
+                    {"detail": f"missing, wrong or revoked {TOKEN_HEADER} header"},
+                    status_code=403,
                 )
+        if request.method not in ("GET", "HEAD"):
             declared = request.headers.get("content-length")
             if declared is None or not declared.isdigit():
                 return JSONResponse({"detail": "a body needs a Content-Length"}, status_code=411)
@@ -116,22 +119,25 @@ def make_app(
         return page
 
     @app.get("/api/progress")
-    def progress() -> dict[str, int]:
-        return desk.progress()
+    def progress(request: Request) -> dict[str, int]:
+        return desk.progress(request.state.annotator)
 
     @app.get("/api/next")
-    def next_segment() -> dict[str, Any]:
-        waiting = desk.next()
+    def next_segment(request: Request) -> dict[str, Any]:
+        annotator = request.state.annotator
+        waiting = desk.next(annotator)
         if waiting is None:
-            return {"segment_id": None, "progress": desk.progress()}
+            return {"segment_id": None, "annotator": annotator,
+                    "progress": desk.progress(annotator)}  # fmt: skip
         return {
+            "annotator": annotator,
             "segment_id": waiting.segment_id,
             "video": f"/videos/{waiting.segment_id}.webm",
             "env": waiting.env,
             "classes": waiting.classes,
             "instructions": INSTRUCTIONS[waiting.env],
             "labels": scale_labels(waiting.classes),
-            "progress": desk.progress(),
+            "progress": desk.progress(annotator),
         }
 
     @app.get("/videos/{segment_id}.webm")
@@ -151,14 +157,15 @@ def make_app(
         return FileResponse(path, media_type="video/webm")
 
     @app.post("/api/ratings")
-    def rate(body: RatingBody) -> dict[str, Any]:
-        desk.rate(body.segment_id, body.rating, body.annotator, body.response_s)
-        return {"ok": True, "progress": desk.progress()}
+    def rate(body: RatingBody, request: Request) -> dict[str, Any]:
+        annotator = request.state.annotator
+        desk.rate(body.segment_id, body.rating, annotator, body.response_s)
+        return {"ok": True, "progress": desk.progress(annotator)}
 
     @app.post("/api/skips")
-    def skip(body: SkipBody) -> dict[str, Any]:
-        desk.skip(body.segment_id)
-        return {"ok": True, "progress": desk.progress()}
+    def skip(body: SkipBody, request: Request) -> dict[str, Any]:
+        desk.skip(body.segment_id, request.state.annotator)
+        return {"ok": True, "progress": desk.progress(request.state.annotator)}
 
     app.state.prerenderer = Prerenderer(desk, videos, render_ahead, progress)
     app.router.on_startup.append(app.state.prerenderer.start)

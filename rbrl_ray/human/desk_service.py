@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,12 +22,14 @@ import ray
 
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.feedback.store import RatedStore
+from rbrl_ray.human.annotators import DEFAULT_ANNOTATOR, Roster
 from rbrl_ray.human.desk import HumanRating, RatingDesk
+from rbrl_ray.human.labels import Answer, LabelLog
 
 DESK_NAME = "rbrl_ray_rating_desk"
 DESK_NAMESPACE = "rbrl_ray"
 PAGE_FILE = "page.json"  # the page's URL and token, for the person (and the tests)
-TOKEN_ENV = "RBRL_RATING_TOKEN"  # a token chosen by the user instead of a random one
+TOKEN_ENV = "RBRL_RATING_TOKEN"  # the first annotator's token, instead of a random one
 QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
 
 
@@ -84,9 +85,20 @@ class DeskService:
         self._annotations_of = annotations_of
         self._queues: dict[str, QueueAnswers] = {}  # read from disk once, then kept up to date
         rated, skipped = self._answered_ids()
-        self.desk = RatingDesk(self._write_rating, rated, self._write_skip, skipped)
-        self.token = os.environ.get(TOKEN_ENV) or secrets.token_urlsafe(16)
-        app = make_app(self.desk, Videos(self.root / "videos"), self.token)
+        # more annotators: python -m rbrl_ray.rate --annotators NAMES --out ROOT
+        self.roster = Roster(self.root)
+        first = self.roster.active() or [DEFAULT_ANNOTATOR]
+        self.token = self.roster.add(first[0], os.environ.get(TOKEN_ENV) or None).token
+        self.desk = RatingDesk(
+            self._write_rating,
+            rated,
+            self._write_skip,
+            skipped,
+            on_answer=self._write_answer,
+            active_annotators=lambda: len(self.roster.active()),
+            earlier=[a for q in self._queue_dirs() for a in LabelLog(q).read()],
+        )
+        app = make_app(self.desk, Videos(self.root / "videos"), self.roster)
         self.server = ThreadedServer(app, host, port).start()
         self.page_url = f"{self.server.url}/?token={self.token}"
         self._write_page_file()
@@ -98,10 +110,13 @@ class DeskService:
             raise ValueError(f"queue names are [A-Za-z0-9_.-]{{1,128}}, got {queue!r}")
         return self.root / "queues" / queue
 
+    def _queue_dirs(self) -> list[Path]:
+        return sorted((self.root / "queues").glob("*"))
+
     def _answered_ids(self) -> tuple[list[str], list[str]]:
         rated: list[str] = []
         skipped: list[str] = []
-        for folder in sorted((self.root / "queues").glob("*")):
+        for folder in self._queue_dirs():
             loaded = RatedStore(folder).load()
             if loaded is not None:
                 rated += segment_ids(loaded[0])
@@ -115,6 +130,9 @@ class DeskService:
         notes = self._annotations_of([rating])
         RatedStore(self._queue_dir(rating.queue)).append(segment, np.array([rating.label]), notes)
         answers.add(segment, rating.label, notes)
+
+    def _write_answer(self, answer: Answer) -> None:
+        LabelLog(self._queue_dir(answer.queue)).append(answer)
 
     def _write_skip(self, segment_id: str, queue: str) -> None:
         answers = self._answers_of(queue)
@@ -134,7 +152,13 @@ class DeskService:
     def _write_page_file(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         partial = self.root / f".{PAGE_FILE}.partial"
-        partial.write_text(json.dumps({"url": self.server.url, "token": self.token}))
+        links = {
+            name: f"{self.server.url}/?token={annotator.token}"
+            for name, annotator in self.roster.annotators().items()
+            if not annotator.revoked
+        }
+        partial.write_text(json.dumps({"url": self.server.url, "token": self.token,
+                                       "links": links}))  # fmt: skip
         os.chmod(partial, 0o600)  # the token lets whoever reads it rate
         partial.replace(self.root / PAGE_FILE)
 
