@@ -73,6 +73,7 @@ def build_parser() -> OneLineParser:
     what.add_argument("--import", dest="import_", type=Path, metavar="FILE",
                       help="make the store --out from an exported .parquet table")  # fmt: skip
     what.add_argument("--revoke", metavar="NAME", help="revoke an annotator's token in --out")
+    p.add_argument("--svg", type=Path, help="with --status: also save the view as an SVG image")
     return p
 
 
@@ -202,11 +203,16 @@ def write_links(out: Path, url: str, roster: Roster) -> dict[str, str]:
 
 def organise(args: argparse.Namespace) -> int:
     """--status, --export, --import, --revoke: the organiser's side, no page served."""
+    from rich.console import Console
+
     from rbrl_ray.human import table
     from rbrl_ray.human.status import show_status
 
     if args.status is not None:
-        show_status(args.status)
+        console = Console(record=args.svg is not None, width=max(110, Console().width))
+        show_status(args.status, console)
+        if args.svg is not None:
+            console.save_svg(str(args.svg), title=f"rbrl_ray.rate --status {args.status}")
     elif args.export:
         store, path = args.export
         rows = table.export_store(store, path)

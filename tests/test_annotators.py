@@ -160,8 +160,8 @@ def test_status_shows_progress_skips_waiting_and_agreement(tmp_path):
     assert status.rating_range == (5.987, 47.137)
     assert ada.alpha_vs_synthetic == pytest.approx(1.0)
     shared = [i for i in ids[:9] if i != ids[4]]
-    disagreement = alpha(np.array([[truth[i] for i in shared],
-                                   [0 if i == ids[8] else truth[i] for i in shared]]), 3)  # fmt: skip
+    bobs = [0 if i == ids[8] else truth[i] for i in shared]
+    disagreement = alpha(np.array([[truth[i] for i in shared], bobs]), 3)
     assert 0 < disagreement < 1
     assert ada.alpha_vs_others == bob.alpha_vs_others == pytest.approx(disagreement)
     assert bob.alpha_vs_synthetic == pytest.approx(disagreement)  # the same pairs

@@ -35,11 +35,8 @@ def _browser_missing() -> str | None:
     return reason
 
 
-@pytest.fixture
-def browser():
-    reason = _browser_missing()
-    if reason:
-        pytest.skip(reason)
+def new_browser():
+    """Headless Debian Chromium through its chromedriver."""
     os.environ["SE_OFFLINE"] = "true"  # Selenium Manager must never download anything
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
@@ -54,7 +51,22 @@ def browser():
         "--window-size=900,1000",
     ):
         options.add_argument(flag)
-    driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+    return webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
+
+
+@pytest.fixture
+def browser():
+    reason = _browser_missing()
+    if reason:
+        pytest.skip(reason)
+    driver = new_browser()
+    yield driver
+    driver.quit()
+
+
+@pytest.fixture
+def second_browser(browser):
+    driver = new_browser()
     yield driver
     driver.quit()
 
@@ -123,3 +135,59 @@ def test_a_person_rates_ten_segments_with_keyboard_and_mouse(browser, tmp_path):
     assert stored == given
     notes = RatedStore(tmp_path / "rated").annotations()
     assert set(notes["annotator"]) == {"ada"} and (notes["response_s"] > 0).all()
+
+
+def rate_shown(driver, label: int, given: dict[str, int]) -> str:
+    """Press `label` on the segment the page shows (one not rated yet); returns its id."""
+    from selenium.webdriver.common.by import By
+
+    segment = wait_for(lambda: (s := shown_segment(driver)) not in given and s, what="a segment")
+    done = f"{len(given) + 1} rated"
+    driver.find_element(By.TAG_NAME, "body").send_keys(str(label))
+    given[segment] = label
+    wait_for(lambda: done in driver.find_element(By.ID, "progress").text, what="acknowledged")
+    return segment
+
+
+def test_two_annotators_with_their_own_links_rate_an_overlapping_pool(
+    browser, second_browser, tmp_path
+):
+    """ada and bob open their own links and take turns; every segment overlaps, so
+    each sees all four. bob disagrees by one class on one segment."""
+    from selenium.webdriver.common.by import By
+
+    from rbrl_ray.human.labels import LabelLog
+    from rbrl_ray.human.status import status_of
+
+    out = tmp_path / "rated"
+    session = start_session(out, "--overlap", "1", count=4, annotators=("ada", "bob"))
+    pages = {"ada": browser, "bob": second_browser}
+    given: dict[str, dict[str, int]] = {"ada": {}, "bob": {}}
+    try:
+        for name, driver in pages.items():
+            driver.get(f"{session.url}/?token={session.links[name]}")
+            wait_for(lambda d=driver: d.find_elements(By.CSS_SELECTOR, "#scale button"))
+            assert driver.find_element(By.ID, "annotator").text == f"Rating as {name}"
+        first = None
+        for turn in range(4):
+            for name, driver in pages.items():
+                label = 1 if name == "bob" and turn == 0 else 2
+                segment = rate_shown(driver, label, given[name])
+                first = first or segment
+        assert set(given["ada"]) == set(given["bob"])  # the whole pool, to each of them
+        second_browser.save_screenshot(str(tmp_path / "bob.png"))
+    finally:
+        session.stop()
+
+    log = LabelLog(out).read()  # every answer, attributed by the token it came with
+    assert {(a.annotator, a.segment_id, a.rating) for a in log} == {
+        (name, segment, label) for name in given for segment, label in given[name].items()
+    }
+    segments, labels = RatedStore(out).load()
+    stored = dict(zip(segment_ids(segments), labels.tolist(), strict=True))
+    assert stored == {s: (1 if s == first else 2) for s in given["ada"]}  # lower median
+    status = status_of(out)
+    assert [(a.name, a.rated, a.skipped, a.waiting) for a in status.annotators] == [
+        ("ada", 4, 0, 0), ("bob", 4, 0, 0)
+    ]  # fmt: skip
+    assert status.overlapping == 4 and status.alpha_all < 1.0
