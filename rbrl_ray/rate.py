@@ -175,7 +175,7 @@ def serve_session(
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     try:
         while not stop.wait(1.0):
-            if desk.next() is None:
+            if desk.progress()["pending"] == 0:
                 print("every segment is rated or skipped", flush=True)
                 break
     except KeyboardInterrupt:

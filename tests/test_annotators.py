@@ -225,3 +225,13 @@ def test_the_organisers_commands(tmp_path):
     assert done.returncode == 2 and "no annotator 'eve'" in done.stderr
     done = rate("--import", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "x"))
     assert done.returncode == 2 and "no such file" in done.stderr
+
+
+def test_a_segment_on_one_annotators_screen_is_not_shown_to_another_in_vain(tmp_path):
+    desk, _, segments = two_annotator_session(tmp_path, n=6, fraction=0.0)
+    ids = segment_ids(segments)
+    assert desk.next("ada").segment_id == ids[0]
+    assert desk.next("bob").segment_id == ids[1]  # ids[0] needs one answer, ada's coming
+    assert desk.next("ada").segment_id == ids[0]  # asking again: the same one
+    desk.rate(ids[0], 1, "ada", 1.0)
+    assert desk.next("ada").segment_id == ids[2]

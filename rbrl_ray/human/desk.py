@@ -65,6 +65,11 @@ class Waiting:
     classes: int
 
 
+#: How long a segment shown to one annotator is kept from others who would answer in
+#: their place (a page left open longer gives it back).
+SHOWN_FOR_S = 120.0
+
+
 @dataclass
 class _Pending:
     segment: Segments  # one segment
@@ -73,9 +78,17 @@ class _Pending:
     classes: int
     wanted: int  # answers it waits for (more than one where it overlaps)
     answers: list[Answer] = field(default_factory=list)
+    shown_to: dict[str, float] = field(default_factory=dict)  # annotator -> monotonic time
 
     def answered_by(self, annotator: str) -> bool:
         return any(a.annotator == annotator for a in self.answers)
+
+    def held_by_others(self, annotator: str, now: float) -> int:
+        """Annotators other than `annotator` it is on screen for (within SHOWN_FOR_S)."""
+        return sum(
+            name != annotator and not self.answered_by(name) and now - at < SHOWN_FOR_S
+            for name, at in self.shown_to.items()
+        )
 
 
 class RatingDesk:
@@ -146,13 +159,20 @@ class RatingDesk:
 
     # -- the page's side ---------------------------------------------------------------
     def next(self, annotator: str = "") -> Waiting | None:
-        """The oldest segment waiting for an answer from `annotator`, or None."""
+        """The oldest segment waiting for an answer from `annotator` that is not on
+        enough other annotators' screens to be answered without them, or None."""
         with self._lock:
             for segment_id in list(self._pending):  # a revoked annotator may finish some
                 self._finish_if_answered(segment_id)
+            now, active = time.monotonic(), self._active()
             for segment_id, p in self._pending.items():
-                if not p.answered_by(annotator):
-                    return Waiting(segment_id, p.queue, p.env, p.classes)
+                if p.answered_by(annotator):
+                    continue
+                still = min(p.wanted, max(1, active)) - len(p.answers)
+                if p.held_by_others(annotator, now) >= still:
+                    continue  # others are watching it and will finish it
+                p.shown_to[annotator] = now
+                return Waiting(segment_id, p.queue, p.env, p.classes)
             return None
 
     def env_of(self, segment_id: str) -> str:
