@@ -14,7 +14,9 @@ from pathlib import Path
 import pytest
 
 from rbrl_ray.feedback.store import load_latest
+from tests.rating_page_helpers import video_frames
 from tests.sweep_helpers import kill_tree, last_result, trial_dirs, using_temp_dir
+from tests.user_env import users_environment
 
 pytestmark = pytest.mark.slow
 
@@ -113,3 +115,23 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
             assert len(load_latest(trial / "ratings")[1]) == 50  # synced beside checkpoints
     assert methods == {"ppo", "rbrl", "ours"}
     assert (storage / "smoke" / "report" / "curves_cartpole-balance.png").stat().st_size > 0
+    watch_and_link_a_trained_policy(storage / "smoke", trials)
+
+
+def watch_and_link_a_trained_policy(experiment: Path, trials: list[Path]) -> None:
+    """`play` renders a smoke trial's newest checkpoint as a user runs it (no MUJOCO_GL),
+    and the report links the video."""
+    ours = next(t for t in trials if "_ours_" in t.name)
+    played = subprocess.run(
+        [sys.executable, "-m", "rbrl_ray.play", str(ours), "--episodes", "2", "--steps", "30"],
+        capture_output=True, text=True, timeout=300, env=users_environment(),
+    )  # fmt: skip
+    assert played.returncode == 0, played.stderr[-2000:]
+    videos = list((ours / "play").glob("checkpoint_*.webm"))
+    assert len(videos) == 1 and "true return per episode" in played.stdout
+    assert len(video_frames(videos[0].read_bytes())) == 62  # 2 x (30 steps + the reset)
+    report = subprocess.run([sys.executable, "-m", "rbrl_ray.report", str(experiment)],
+                            capture_output=True, text=True, timeout=300)  # fmt: skip
+    assert report.returncode == 0, report.stderr[-2000:]
+    page = (experiment / "report" / "report.md").read_text()
+    assert f"cartpole-balance, ours: [{ours.name}/{videos[0].name}](../{ours.name}/play/" in page

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import math
+import os
 from pathlib import Path
 
 import pandas as pd
 
 from rbrl_ray.methods import METHODS
+from rbrl_ray.play import PLAY_DIR
 from rbrl_ray.report.trials import Trial
 
 
@@ -71,5 +73,30 @@ def report_markdown(
     ]
     for name, caption in figures.items():
         lines += [f"### {caption}", "", f"![{caption}]({name})", ""]
+    lines += video_lines(trials, storage_dir / "report")
     lines += ["## Missing", ""] + ([f"- {g}" for g in gaps] or ["Nothing: the grid is complete."])
     return "\n".join(lines) + "\n"
+
+
+def newest_videos(trials: list[Trial]) -> dict[tuple[str, str], Path]:
+    """(env, method) -> the video `rbrl_ray.play` made of its newest checkpoint, for the
+    first seed (then trial) that has one."""
+    found: dict[tuple[str, str], Path] = {}
+    for trial in sorted(trials, key=lambda t: (t.spec.seed, str(t.path))):
+        made = sorted((trial.path / PLAY_DIR).glob("checkpoint*.webm"))
+        if made and (trial.spec.env, trial.spec.method) not in found:
+            found[trial.spec.env, trial.spec.method] = made[-1]
+    return found
+
+
+def video_lines(trials: list[Trial], page_dir: Path) -> list[str]:
+    """A Videos section linking each method's video (relative to the page), if any."""
+    found = newest_videos(trials)
+    if not found:
+        return []
+    lines = ["## Videos", "", "Episodes of the frozen policy (`python -m rbrl_ray.play TRIAL`), "
+             "its last checkpoint, first seed that has one:", ""]  # fmt: skip
+    for (env, method), path in sorted(found.items()):
+        link = os.path.relpath(path, page_dir)
+        lines.append(f"- {env}, {method}: [{path.parent.parent.name}/{path.name}]({link})")
+    return [*lines, ""]

@@ -77,14 +77,7 @@ class LeanMeanStdFilter(PooledMeanStdFilter):
             if update:
                 push(stats, x)
                 push(buffer, x)
-            y = x
-            if f.demean:
-                y = y - stats.mean_array
-            if f.destd:
-                y = y / (std(stats) + SMALL_NUMBER)
-            if f.clip:
-                y = np.minimum(np.maximum(y, -f.clip), f.clip)  # np.clip, without its overhead
-            y = y.astype(x.dtype)
+            y = normalised(f, x)
             replace_newest(episode.observations, y)
             if episode.observation_space is not self.observation_space:
                 episode.observation_space = self.observation_space
@@ -104,6 +97,19 @@ def replace_newest(buffer: InfiniteLookbackBuffer, item: Any) -> None:
         buffer.set(item, at_indices=-1)
     else:
         buffer.data[-1] = item
+
+
+def normalised(f: Any, x: np.ndarray) -> np.ndarray:
+    """`x` normalised by the statistics of RLlib's MeanStdFilter `f` (not updated):
+    MeanStdFilter.__call__'s arithmetic."""
+    y = x
+    if f.demean:
+        y = y - f.running_stats.mean_array
+    if f.destd:
+        y = y / (std(f.running_stats) + SMALL_NUMBER)
+    if f.clip:
+        y = np.minimum(np.maximum(y, -f.clip), f.clip)  # np.clip, without its overhead
+    return y.astype(x.dtype)
 
 
 def std(stats: RunningStat) -> np.ndarray:

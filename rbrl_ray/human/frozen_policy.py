@@ -1,0 +1,105 @@
+"""A trained policy, frozen, from a checkpoint: its RLModule and the observation filter
+it was trained with, without Ray or the learner.
+
+RLlib's checkpoint keeps both as components: the learner's module under
+learner_group/learner/rl_module/default_policy, the training EnvRunner's env-to-
+module connector (the filter's merged statistics) under env_runner/. An episode
+here normalises each observation with those statistics held still and takes the
+policy's mean action (or a sample, `explore`), as the trial's evaluation does
+(`rllib/evaluation.py`), recording the physics state at each step for rendering.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from rbrl_ray.validation import ConfigError
+
+MODULE_PATH = Path("learner_group", "learner", "rl_module", "default_policy")
+FILTER_PATH = Path("env_runner", "env_to_module_connector")
+
+
+def is_checkpoint(path: Path) -> bool:
+    return (path / "algorithm_state.pkl").exists() or (path / "rllib_checkpoint.json").exists()
+
+
+def find_checkpoint(path: Path) -> Path:
+    """`path` itself if it is a checkpoint; a `train --out` folder's checkpoint/; a Tune
+    trial folder's newest checkpoint_NNNNNN/. ConfigError (one line) otherwise."""
+    path = Path(path)
+    if not path.is_dir():
+        raise ConfigError(f"{path}: no such folder (give a trial folder or a checkpoint)")
+    if is_checkpoint(path):
+        return path
+    if is_checkpoint(path / "checkpoint"):
+        return path / "checkpoint"
+    found = sorted(p for p in path.glob("checkpoint_*") if is_checkpoint(p))
+    if found:
+        return found[-1]
+    raise ConfigError(f"{path}: no checkpoint in it (a trial folder or a checkpoint folder)")
+
+
+@dataclass
+class Episode:
+    true_return: float
+    states: np.ndarray  # [T, state_dim] physics state at each step, first observation on
+
+
+class FrozenPolicy:
+    """The policy and observation filter of one checkpoint."""
+
+    def __init__(self, checkpoint: Path) -> None:
+        from ray.rllib.connectors.connector_pipeline_v2 import ConnectorPipelineV2
+        from ray.rllib.core.rl_module.rl_module import RLModule
+
+        self.checkpoint = Path(checkpoint)
+        if not (self.checkpoint / MODULE_PATH).is_dir():
+            raise ConfigError(f"{checkpoint}: no policy module in it ({MODULE_PATH})")
+        self.module = RLModule.from_checkpoint(str(self.checkpoint / MODULE_PATH))
+        self.module.eval()
+        self._filter = None
+        if (self.checkpoint / FILTER_PATH).is_dir():
+            pipeline = ConnectorPipelineV2.from_checkpoint(str(self.checkpoint / FILTER_PATH))
+            pieces = [c for c in pipeline.connectors if getattr(c, "_filters", None)]
+            self._filter = pieces[0]._filters[None] if pieces else None
+
+    @property
+    def obs_dim(self) -> int:
+        return int(self.module.observation_space.shape[0])
+
+    def observe(self, obs: np.ndarray) -> np.ndarray:
+        """The observation as the policy saw it in training (statistics not updated)."""
+        from rbrl_ray.rllib.connectors import normalised
+
+        return obs if self._filter is None else normalised(self._filter, obs)
+
+    def act(self, obs: np.ndarray, explore: bool, space: Any) -> np.ndarray:
+        """The action for one raw observation: the mean, or a sample if `explore`,
+        clipped to the env's action bounds."""
+        batch = {"obs": torch.as_tensor(self.observe(obs)[None], dtype=torch.float32)}
+        with torch.no_grad():
+            out = self.module.forward_inference(batch)
+            dist = self.module.get_inference_action_dist_cls().from_logits(
+                out["action_dist_inputs"]
+            )
+            action = (dist.sample() if explore else dist.to_deterministic().sample())[0]
+        return np.clip(action.numpy(), space.low, space.high)
+
+    def episode(self, env: Any, seed: int, explore: bool = False, steps: int | None = None):
+        """One episode (at most `steps` steps) on `env`, made with record_states."""
+        from rbrl_ray.envs import PHYSICS_STATE_KEY
+
+        obs, info = env.reset(seed=seed)
+        states, total, done, t = [info[PHYSICS_STATE_KEY]], 0.0, False, 0
+        while not done and (steps is None or t < steps):
+            obs, reward, terminated, truncated, info = env.step(
+                self.act(obs, explore, env.action_space)
+            )
+            states.append(info[PHYSICS_STATE_KEY])
+            total, done, t = total + float(reward), terminated or truncated, t + 1
+        return Episode(total, np.stack(states))
