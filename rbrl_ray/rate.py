@@ -26,6 +26,7 @@ with `python -m rbrl_ray.reward_bench --ratings OUT`.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import signal
 import threading
@@ -81,6 +82,8 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.status is not None or args.export or args.import_ or args.revoke:
         return organise(args)
+    if args.segments is None and args.annotators and args.out is not None:
+        return add_annotators(args.out, parse_names(args.annotators), args.token)
     if args.segments is None or args.classes is None:
         raise UsageError("serving a page needs --segments and --classes")
     names = parse_names(args.annotators)
@@ -199,6 +202,22 @@ def write_links(out: Path, url: str, roster: Roster) -> dict[str, str]:
         handle.writelines(f"{name}\t{link}\n" for name, link in links.items())
     os.replace(partial, out / LINKS_FILE)
     return links
+
+
+def add_annotators(out: Path, names: list[str], token: str | None) -> int:
+    """Enrol `names` in the store or rating desk `out` (a page serving it takes them at
+    once) and print each one's link where the page's address is known."""
+    if token is not None and len(names) != 1:
+        raise UsageError("--token is one annotator's: give exactly one name in --annotators")
+    roster = enrol(out, names, token)
+    page = out / "page.json"
+    url = json.loads(page.read_text())["url"] if page.exists() else None
+    for name in names:
+        held = roster.annotators()[name].token
+        where = f"{url}/?token={held}" if url else f"token {held} (append /?token=... to the URL)"
+        print(f"{name}: {where}")
+    print(f"tokens are in {roster.path} (mode 600)")
+    return 0
 
 
 def organise(args: argparse.Namespace) -> int:

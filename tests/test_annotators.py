@@ -221,6 +221,9 @@ def test_the_organisers_commands(tmp_path):
     assert "ada" in shown.stdout and "bob" in shown.stdout and "Krippendorff" in shown.stdout
     assert rate("--revoke", "bob", "--out", str(out)).returncode == 0
     assert Roster(out).active() == ["ada"]
+    added = rate("--annotators", "carol", "--out", str(out))
+    assert added.returncode == 0 and Roster(out).active() == ["ada", "carol"]
+    assert Roster(out).annotators()["carol"].token in added.stdout
     done = rate("--revoke", "eve", "--out", str(out))
     assert done.returncode == 2 and "no annotator 'eve'" in done.stderr
     done = rate("--import", str(tmp_path / "none.parquet"), "--out", str(tmp_path / "x"))
