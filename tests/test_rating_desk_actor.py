@@ -3,14 +3,17 @@ segment with its own task and scale, and every answer on disk for the next desk.
 
 from __future__ import annotations
 
+import io
 import json
 
 import httpx
 import numpy as np
 import pytest
 import ray
+from rich.console import Console
 
 from rbrl_ray.human.online import HumanRater
+from rbrl_ray.human.status import show_status
 from rbrl_ray.reward_bench.scripted import collect_segments
 from tests.rating_page_helpers import video_frames
 
@@ -60,6 +63,15 @@ def test_two_trials_queue_into_one_page_and_a_new_desk_keeps_their_answers(ray_l
         assert got_a.labels.tolist() == [2, 2, 2] and got_b.labels.tolist() == [4, 4]
         assert np.array_equal(got_b.segments.obs, walker.obs)
         assert set(got_a.annotations["annotator"]) == {"annotator"}  # the page token's
+
+        # the organiser's view of the desk: one table per trial's queue
+        statuses = show_status(root, Console(file=io.StringIO()))
+        assert [(s.folder.name, s.env, s.classes) for s in statuses] == [
+            ("trial_a", "cartpole-balance", 3), ("trial_b", "walker-walk", 5)
+        ]  # fmt: skip
+        assert [[(a.name, a.rated) for a in s.annotators] for s in statuses] == [
+            [("annotator", 3)], [("annotator", 2)]
+        ]  # fmt: skip
     finally:
         stop_desk()
 

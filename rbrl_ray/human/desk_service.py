@@ -25,6 +25,7 @@ from rbrl_ray.feedback.store import RatedStore
 from rbrl_ray.human.annotators import DEFAULT_ANNOTATOR, Roster
 from rbrl_ray.human.desk import HumanRating, RatingDesk
 from rbrl_ray.human.labels import Answer, LabelLog
+from rbrl_ray.human.offline import SESSION_FILE, check_session
 
 DESK_NAME = "rbrl_ray_rating_desk"
 DESK_NAMESPACE = "rbrl_ray"
@@ -166,8 +167,19 @@ class DeskService:
     def url(self) -> str:
         return self.page_url
 
-    def submit(self, segments: Segments, queue: str, env: str, classes: int) -> list[str]:
-        self._queue_dir(queue)  # a bad name fails here, before anything is queued
+    def submit(
+        self,
+        segments: Segments,
+        queue: str,
+        env: str,
+        classes: int,
+        rating_range: tuple[float, float] | None = None,
+    ) -> list[str]:
+        """Queue a trial's segments; the queue's folder records its env, classes and
+        the trial's rating range (for `rate --status`'s synthetic comparison)."""
+        folder = self._queue_dir(queue)  # a bad name fails here, before anything is queued
+        if not (folder / SESSION_FILE).exists():
+            check_session(folder, env, classes, rating_range)
         return self.desk.submit(segments, queue, env, classes)
 
     def answers(self, queue: str) -> dict[str, Any]:

@@ -28,8 +28,12 @@ def annotations_of(ratings: list[HumanRating]) -> dict[str, np.ndarray]:
     }
 
 
-def check_session(out: Path, env: str, classes: int) -> None:
-    """Record what `out` holds ratings of, or refuse (one line) a different env or scale."""
+def check_session(
+    out: Path, env: str, classes: int, rating_range: tuple[float, float] | None = None
+) -> None:
+    """Record what `out` holds ratings of (and the synthetic rater's rating range to
+    compare people with: `rating_range`, else the env's default), or refuse (one line)
+    a different env or scale."""
     path = out / SESSION_FILE
     if path.exists():
         held = read_session(out)
@@ -39,7 +43,8 @@ def check_session(out: Path, env: str, classes: int) -> None:
                 f"not {env} on {classes}: choose another --out"
             )
         return
-    write_json(path, {"env": env, "classes": classes, "rating_range": rating_range_of(env)})
+    low_high = list(rating_range) if rating_range is not None else rating_range_of(env)
+    write_json(path, {"env": env, "classes": classes, "rating_range": low_high})
 
 
 def read_session(out: Path) -> dict:

@@ -39,8 +39,18 @@ class Answers:
 class HumanRater:
     """Asks the desk for ratings of a trial's segments, reusing every answer."""
 
-    def __init__(self, queue: str, env: str, classes: int, desk_root: Path, host: str, port: int):
+    def __init__(
+        self,
+        queue: str,
+        env: str,
+        classes: int,
+        desk_root: Path,
+        host: str,
+        port: int,
+        rating_range: tuple[float, float] | None = None,
+    ):
         self.queue, self.env, self.classes = queue, env, classes
+        self.rating_range = rating_range
         self.desk = get_desk(desk_root, host, port)
         self.url = ray.get(self.desk.url.remote())
 
@@ -53,7 +63,8 @@ class HumanRater:
         asked = max(0, count - ready - answers["pending"])
         if asked:
             segments = candidates.take(slice(0, asked))
-            ray.get(self.desk.submit.remote(segments, self.queue, self.env, self.classes))
+            ray.get(self.desk.submit.remote(segments, self.queue, self.env, self.classes,
+                                            self.rating_range))  # fmt: skip
             print(f"{self.queue}: {asked} segments wait for a rating at {self.url}", flush=True)
         answers = self._wait_until_answered()
         index = self._unused(answers, used)[:count]

@@ -24,7 +24,7 @@ from rbrl_ray.human.agreement import (
 )
 from rbrl_ray.human.annotators import Roster
 from rbrl_ray.human.labels import Answer, Overlap, answers_of
-from rbrl_ray.human.offline import POOL_FILE, read_session
+from rbrl_ray.human.offline import POOL_FILE, SESSION_FILE, read_session
 
 
 @dataclass(frozen=True)
@@ -73,12 +73,25 @@ def waiting_for(folder: Path, answers: list[Answer], name: str, finished: set[st
     )
 
 
-def status_of(folder: Path) -> StoreStatus:
+def stores_in(folder: Path) -> list[tuple[Path, Path]]:
+    """(store, folder of its annotators.json): a rated store made by `rate`, or each
+    trial's queue of a rating desk (`rating_desk/queues/<trial>`, annotators in
+    `rating_desk/`). ConfigError (one line) for a folder that is neither."""
+    folder = Path(folder)
+    if (folder / SESSION_FILE).exists() or not (folder / "queues").is_dir():
+        read_session(folder)  # one line if it is no store
+        return [(folder, folder)]
+    return [
+        (q, folder) for q in sorted((folder / "queues").iterdir()) if (q / SESSION_FILE).exists()
+    ]
+
+
+def status_of(folder: Path, roster_folder: Path | None = None) -> StoreStatus:
     session = read_session(folder)
     env, classes = session["env"], int(session["classes"])
     low, high = session["rating_range"]
     answers = answers_of(folder)
-    roster = Roster(folder).annotators()
+    roster = Roster(roster_folder or folder).annotators()
     names = list(roster) + sorted({a.annotator for a in answers} - set(roster))
     synthetic = synthetic_classes(folder, classes, (low, high))
     finished = set(synthetic)
@@ -114,10 +127,15 @@ def _num(value: float, digits: int = 2) -> str:
     )
 
 
-def show_status(folder: Path, console: Console | None = None) -> StoreStatus:
-    """Print the status of the store in `folder` as tables; returns the figures."""
-    status = status_of(Path(folder))
+def show_status(folder: Path, console: Console | None = None) -> list[StoreStatus]:
+    """Print the status of the store in `folder` (or of each trial's queue of a rating
+    desk) as tables; returns the figures."""
     console = console or Console()
+    return [show_store(store, roster, console) for store, roster in stores_in(folder)]
+
+
+def show_store(folder: Path, roster_folder: Path, console: Console) -> StoreStatus:
+    status = status_of(folder, roster_folder)
     pool = f" of a pool of {status.pool}" if status.pool is not None else ""
     console.print(
         f"[bold]{status.folder}[/]: {status.env}, {status.classes} classes; "

@@ -59,7 +59,7 @@ class RatingService:
             page = self.spec.rating_page
             where = Path(desk_root) if desk_root else Path(root).parent / "rating_desk"
             self.human = HumanRater(queue, self.spec.env, self.spec.classes, where, page.host,
-                                    page.port)  # fmt: skip
+                                    page.port, tuple(self.spec.rating_range))  # fmt: skip
         self.trainer = RewardTrainer(
             *self.dims,
             self.spec.classes,
