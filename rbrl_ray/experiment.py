@@ -312,6 +312,9 @@ class ExperimentSpec(StrictModel):
     ppo: PPOSettings = PPO_PRESETS["paper"]
     knn_k: int = Field(5, ge=1, description="k of the state-entropy exploration reward")
     service_cpus: float = Field(0.0, ge=0, description="CPUs reserved for the rating service")
+    service_gpus: float = Field(
+        0.0, ge=0, description="GPUs for the rating service's fits (a fraction shares one)"
+    )
     evaluation: EvaluationSettings = EvaluationSettings()
     rater: Literal["synthetic", "human"] = Field(
         "synthetic",
@@ -358,6 +361,11 @@ class ExperimentSpec(StrictModel):
                 self.rater_config()  # the rater checks its own settings (the rating range)
             except ValidationError as err:
                 raise ValueError(error_line(err)) from None
+        if self.learns_reward and self.reward_model.device == "cuda" and self.service_gpus <= 0:
+            raise ValueError(
+                "reward_model.device 'cuda' fits on a GPU: give the rating service one "
+                "(service_gpus, e.g. 0.25 to share a GPU between four services)"
+            )
         if self.rater == "human":
             if not self.learns_reward:
                 raise ValueError(f"rater 'human' rates segments; method {self.method!r} has none")

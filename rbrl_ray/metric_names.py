@@ -38,6 +38,7 @@ RM_FIT_RUNNING = "reward_model/fit_running"
 RM_ACCURACY = "reward_model/accuracy"
 RM_FIT_EPOCHS = "reward_model/fit_epochs"
 RM_FIT_SECONDS = "reward_model/fit_seconds"
+RM_DEVICE = "reward_model/device"  # where the fits ran: cpu or cuda
 RM_FIT_RATINGS = "reward_model/fit_ratings"  # how many ratings the published model saw
 SIGMA_CLS = "reward_model/sigma_cls"
 SIGMA_REG = "reward_model/sigma_reg"

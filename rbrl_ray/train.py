@@ -86,6 +86,13 @@ def build_parser() -> OneLineParser:
         help="episodes per evaluation (default 8; 0: no evaluation)",
     )
     p.add_argument(
+        "--reward-device",
+        choices=("cpu", "auto", "cuda"),
+        default="cpu",
+        help="where the reward model's fits run (cuda: the rating service takes this "
+        "machine's GPU)",
+    )
+    p.add_argument(
         "--rater",
         choices=("synthetic", "human"),
         default="synthetic",
@@ -140,6 +147,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
         ppo["envs_per_runner"] = args.envs_per_runner
     if args.learner_gpus is not None:
         ppo["num_gpus_per_learner"] = learner_gpus(args.learner_gpus)
+    reward_model = {"device": args.reward_device}
+    service_gpus = 1.0 if args.reward_device == "cuda" else 0.0  # the local GPU, whole
     try:
         noise = parse_noise(args.noise)
         return ExperimentSpec(
@@ -154,6 +163,8 @@ def spec_from_args(args: argparse.Namespace) -> ExperimentSpec:
             evaluation=evaluation,
             rater=args.rater,
             rating_page={"port": args.rating_port},
+            reward_model=reward_model,
+            service_gpus=service_gpus,
         )
     except (ValidationError, ValueError) as err:
         raise UsageError(error_line(err)) from None
@@ -312,9 +323,11 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(
                 f"{str(out)!r} already holds a trial; use --resume {out} or another --out"
             )
-    from rbrl_ray.human.gl_backend import check_before_ray
+    from rbrl_ray.human import gl_backend
+    from rbrl_ray.reward import device
 
-    check_before_ray(spec.rater == "human")
+    gl_backend.check_before_ray(spec.rater == "human")
+    device.check_before_ray([spec])
     out.mkdir(parents=True, exist_ok=True)
     summary = train(
         spec, out, resume=args.resume is not None, checkpoint_every=args.checkpoint_every

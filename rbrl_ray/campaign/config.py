@@ -71,8 +71,10 @@ ADDED_LATER_TO_SPEC: dict[str, object] = {
     "rater": "synthetic",
     "physics_states": False,
     "rating_page": {"host": "127.0.0.1", "port": 8765, "expose": False},
+    "service_gpus": 0.0,
 }
 ADDED_LATER_TO_SCHEDULE: dict[str, object] = {"first_fit_blocks": False}
+ADDED_LATER_TO_REWARD_MODEL: dict[str, object] = {"device": "cpu"}
 
 
 def trial_key(spec: ExperimentSpec) -> str:
@@ -87,6 +89,9 @@ def trial_key(spec: ExperimentSpec) -> str:
     for name, neutral in ADDED_LATER_TO_SCHEDULE.items():
         if dump["schedule"][name] == neutral:
             dump["schedule"].pop(name)
+    for name, neutral in ADDED_LATER_TO_REWARD_MODEL.items():
+        if dump["reward_model"][name] == neutral:
+            dump["reward_model"].pop(name)
     text = json.dumps(dump, sort_keys=True)
     digest = hashlib.sha256(text.encode()).hexdigest()[:8]
     classes = "" if spec.classes is None else f"_c{spec.classes}"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from pydantic import Field
 
 from rbrl_ray.validation import StrictModel
@@ -19,3 +21,9 @@ class RewardModelConfig(StrictModel):
     target_accuracy: float = Field(0.97, gt=0, le=1, description="early stop on training accuracy")
     k: float = Field(30.0, gt=0, description="sharpness of the class probability (eq. 2)")
     alpha: float = Field(1.0, ge=0, description="scale of the rating target (eq. 3)")
+    device: Literal["auto", "cpu", "cuda"] = Field(
+        "cpu",
+        description="where fits run: cpu (the default, as every record so far), cuda (the "
+        "rating service needs a GPU: service_gpus in the spec), or auto (cuda if torch "
+        "sees one)",
+    )

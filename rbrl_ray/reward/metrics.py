@@ -26,8 +26,10 @@ def member_returns(model: RewardEnsemble, segments: Segments, chunk: int = 256) 
     parts = []
     for first in range(0, len(segments), chunk):
         part = segments.take(slice(first, first + chunk))
-        rewards = model(torch.as_tensor(part.obs), torch.as_tensor(part.act))
-        parts.append(rewards.sum(dim=-1).numpy())
+        device = next(model.parameters()).device
+        rewards = model(torch.as_tensor(part.obs, device=device),
+                        torch.as_tensor(part.act, device=device))  # fmt: skip
+        parts.append(rewards.sum(dim=-1).cpu().numpy())
     if not parts:
         return np.zeros((model.members, 0), np.float32)
     return np.concatenate(parts, axis=1)

@@ -4,7 +4,10 @@ Per fit (RbRL / B-Pref): up to `max_epochs` passes over every rating so far in
 minibatches of `batch_size` segments, each member in its own random order,
 stopping once the epoch's training rating accuracy reaches `target_accuracy`.
 The model, loss weights and optimiser persist across fits, so a trainer can be
-refit after each query.
+refit after each query. On a GPU (`device`), the minibatch order still comes from
+the CPU generator (the same draws as on CPU) and the members run batched; the
+state it hands out (`state_dict`) is always on CPU, so checkpoints and the weights
+published to the learners load anywhere.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ import torch
 
 from rbrl_ray.feedback.segments import Segments, ratings_digest
 from rbrl_ray.reward.config import RewardModelConfig
+from rbrl_ray.reward.device import fit_device, on_cpu
 from rbrl_ray.reward.losses import RECIPES, RatingLoss
 from rbrl_ray.reward.model import RewardEnsemble
 
@@ -58,9 +62,11 @@ class RewardTrainer:
             raise ValueError(f"unknown reward method {method!r}; allowed: {', '.join(RECIPES)}")
         config = config or RewardModelConfig()
         self.config, self.n_classes, self.method = config, n_classes, method
+        self.device = fit_device(config.device)
         torch.manual_seed(seed)
         self.model = RewardEnsemble(obs_dim, act_dim, config.members, config.hidden, config.layers)
         self.loss = RatingLoss(method, n_classes, config.members, config.k, config.alpha)
+        self.model.to(self.device), self.loss.to(self.device)
         params = [*self.model.parameters(), *self.loss.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=config.lr)
         self.generator = torch.Generator().manual_seed(seed)
@@ -70,9 +76,9 @@ class RewardTrainer:
     ) -> FitReport:
         """Train on every (segment, label) given; returns the last epoch's figures."""
         start = time.perf_counter()
-        obs = torch.as_tensor(segments.obs, dtype=torch.float32)
-        act = torch.as_tensor(segments.act, dtype=torch.float32)
-        y = torch.as_tensor(labels, dtype=torch.int64)
+        obs = torch.as_tensor(segments.obs, dtype=torch.float32, device=self.device)
+        act = torch.as_tensor(segments.act, dtype=torch.float32, device=self.device)
+        y = torch.as_tensor(labels, dtype=torch.int64, device=self.device)
         epochs, accuracy, loss = 0, 0.0, float("nan")
         self.model.train()
         for epoch in range(1, self.config.max_epochs + 1):
@@ -91,14 +97,15 @@ class RewardTrainer:
         members, total = self.config.members, len(y)
         order = torch.stack(
             [torch.randperm(total, generator=self.generator) for _ in range(members)]
-        )
+        ).to(self.device)
         correct, seen, loss_sum, steps = 0, 0, 0.0, 0
         for first in range(0, total, self.config.batch_size):
             index = order[:, first : first + self.config.batch_size]  # [M, b]
             if index.shape[1] < 2:  # normalisation needs two segments
                 continue
             labels = y[index]
-            returns = self.model.per_member(obs[index], act[index]).sum(dim=-1)  # R̂ [M, b]
+            batched = self.device.type == "cuda"
+            returns = self.model.per_member(obs[index], act[index], batched).sum(dim=-1)  # R̂
             loss, logits = self.loss(returns, labels)
             self.optimizer.zero_grad(set_to_none=True)
             loss.backward()
@@ -110,14 +117,16 @@ class RewardTrainer:
         return correct / max(seen, 1), loss_sum / max(steps, 1)
 
     def state_dict(self) -> dict[str, Any]:
-        """A snapshot (deep copy): later training never changes what was returned."""
-        return copy.deepcopy(
-            {
-                "model": self.model.state_dict(),
-                "loss": self.loss.state_dict(),
-                "optimizer": self.optimizer.state_dict(),
-                "generator": self.generator.get_state(),
-            }
+        """A snapshot (deep copy, on CPU): later training never changes what was returned."""
+        return on_cpu(
+            copy.deepcopy(
+                {
+                    "model": self.model.state_dict(),
+                    "loss": self.loss.state_dict(),
+                    "optimizer": self.optimizer.state_dict(),
+                    "generator": self.generator.get_state(),
+                }
+            )
         )
 
     def load_state_dict(self, state: dict[str, Any]) -> None:

@@ -51,7 +51,7 @@ from rbrl_ray.rllib.keys import (
 from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
-from rbrl_ray.rllib.service_keeper import ServiceKeeper
+from rbrl_ray.rllib.service_keeper import ServiceKeeper, service_bundle
 from rbrl_ray.rllib.tune_restore import trial_ratings_dir, without_placeholders
 from rbrl_ray.vector_env import make_env_or_vector
 
@@ -304,10 +304,10 @@ class RatingPPO(PPO):
         config = as_rating_config(config).for_trial()
         factory = super().default_resource_request(config)
         spec = spec_of(config)
-        if spec is None or not spec.learns_reward or spec.service_cpus <= 0:
+        if spec is None or not spec.learns_reward or service_bundle(spec) is None:
             return factory
         return PlacementGroupFactory(
-            bundles=[*factory.bundles, {"CPU": spec.service_cpus}], strategy=factory.strategy
+            bundles=[*factory.bundles, service_bundle(spec)], strategy=factory.strategy
         )
 
     def setup(self, config: AlgorithmConfig) -> None:

@@ -21,7 +21,6 @@ schedule past the queries that made them, and refits: no rating is asked twice.
 
 from __future__ import annotations
 
-import copy
 import os
 import threading
 import uuid
@@ -139,7 +138,8 @@ class RatingService:
         self.published = self._model_snapshot()
 
     def _model_snapshot(self) -> dict[str, Any]:
-        return copy.deepcopy(self.trainer.model.state_dict())
+        # on CPU: the learners that relabel with it may have no GPU
+        return {k: v.detach().cpu().clone() for k, v in self.trainer.model.state_dict().items()}
 
     def _start_background_fit(self) -> None:
         rated, labels = self.rated, self.labels  # later queries rebind these, never mutate
@@ -234,6 +234,7 @@ class RatingService:
             out[m.RM_ACCURACY] = fit.train_accuracy
             out[m.RM_FIT_EPOCHS] = fit.epochs
             out[m.RM_FIT_SECONDS] = fit.seconds
+            out[m.RM_DEVICE] = self.trainer.device.type
             if fit.sigma_cls is not None:
                 out[m.SIGMA_CLS] = fit.sigma_cls
             if fit.sigma_reg is not None:

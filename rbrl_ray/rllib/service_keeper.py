@@ -34,6 +34,13 @@ from rbrl_ray.rllib.service import RatingService
 logger = logging.getLogger(__name__)
 
 
+def service_bundle(spec: ExperimentSpec) -> dict[str, float] | None:
+    """The rating service's own bundle in the trial's placement group (None: it runs in
+    the trial's main bundle, reserving nothing of its own)."""
+    bundle = {k: v for k, v in (("CPU", spec.service_cpus), ("GPU", spec.service_gpus)) if v > 0}
+    return bundle or None
+
+
 def start_rating_service(
     spec: ExperimentSpec, root: Path, queue: str = "trial", desk_root: Path | None = None
 ) -> Any:
@@ -43,8 +50,8 @@ def start_rating_service(
     `default_resource_request` adds the service's bundle as the last one.
     """
     group = get_current_placement_group()
-    options: dict[str, Any] = {"num_cpus": spec.service_cpus}
-    if group is not None and spec.service_cpus > 0:
+    options: dict[str, Any] = {"num_cpus": spec.service_cpus, "num_gpus": spec.service_gpus}
+    if group is not None and service_bundle(spec) is not None:
         options["scheduling_strategy"] = PlacementGroupSchedulingStrategy(
             group, placement_group_bundle_index=len(group.bundle_specs) - 1
         )

@@ -179,7 +179,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         console.print(f"dry run: {len(specs):,} trials, nothing started")
         return 0
-    from rbrl_ray.human.gl_backend import check_before_ray
+    from rbrl_ray.human import gl_backend
+    from rbrl_ray.reward import device
 
-    check_before_ray(any(spec.rater == "human" for spec in specs))
+    gl_backend.check_before_ray(any(spec.rater == "human" for spec in specs))
+    device.check_before_ray(specs)
     return run(args, sweep, specs, storage, mode, console)

@@ -57,6 +57,9 @@ class SweepConfig(StrictModel):
     physics_states: bool = Field(False, description="keep segments renderable (human: always)")
     rating_page: RatingPageSettings = RatingPageSettings()
     service_cpus: float = Field(1.0, ge=0, description="CPUs reserved for each rating service")
+    service_gpus: float = Field(
+        0.0, ge=0, description="GPUs for each rating service's fits (with reward_model.device)"
+    )
     checkpoint_every: int = Field(10, ge=1, description="iterations between checkpoints")
     max_failures: int = Field(2, ge=0, description="retries of a failed trial")
     wandb_project: str = "rbrl_ray"
@@ -172,6 +175,7 @@ def expand(
             reward_model=sweep.reward_model,
             ppo=_ppo_for(sweep, env, settings, where),
             service_cpus=sweep.service_cpus,
+            service_gpus=sweep.service_gpus,
             evaluation=sweep.evaluation,
             # ppo rates nothing: its trials of a human-rated sweep stay as they are
             rater=rater,
