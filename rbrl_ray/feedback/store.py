@@ -27,11 +27,15 @@ import time
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.validation import ConfigError
+
+if TYPE_CHECKING:  # pyarrow only where a mirror is made
+    from rbrl_ray.feedback.mirror import StorageMirror
 
 _PATTERN = "ratings_*.npz"
 UNKNOWN_QUERY = -1
@@ -97,10 +101,16 @@ class RatedStore:
     deleted or rewritten.
     """
 
-    def __init__(self, root: str | os.PathLike[str], skip_damaged: bool = False) -> None:
+    def __init__(
+        self,
+        root: str | os.PathLike[str],
+        skip_damaged: bool = False,
+        mirror: StorageMirror | None = None,
+    ) -> None:
         self.root = Path(root)  # created by the first append: an unused store leaves no trace
         self.skip_damaged = skip_damaged
         self.skipped: list[Path] = []
+        self.mirror = mirror  # remote storage each new file is uploaded to (feedback/mirror.py)
 
     def _files(self) -> list[Path]:
         return sorted(self.root.glob(_PATTERN))
@@ -172,6 +182,8 @@ class RatedStore:
             partial.unlink(missing_ok=True)  # a full disk leaves no half-written file behind
             raise
         _fsync_dir(self.root)  # the rename itself survives a crash
+        if self.mirror is not None:
+            self.mirror.upload(final)  # in remote storage before the caller hears back
         return final
 
     def load(self) -> tuple[Segments, np.ndarray] | None:
@@ -212,11 +224,14 @@ def _fsync_dir(path: Path) -> None:
         os.close(fd)
 
 
-def new_lineage(root: str | os.PathLike[str], run_id: str) -> RatedStore:
-    """A fresh store under `root` for one run of a rating service."""
+def new_lineage(
+    root: str | os.PathLike[str], run_id: str, mirror: StorageMirror | None = None
+) -> RatedStore:
+    """A fresh store under `root` for one run of a rating service (its files also
+    uploaded by `mirror`, whose local root is `root`, as they are written)."""
     now = time.time()
     stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now)) + f"{now % 1:.6f}"[1:]
-    return RatedStore(Path(root) / f"{stamp}-{run_id}")
+    return RatedStore(Path(root) / f"{stamp}-{run_id}", mirror=mirror)
 
 
 def lineages(root: str | os.PathLike[str]) -> list[Path]:

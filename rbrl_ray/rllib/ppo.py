@@ -52,7 +52,11 @@ from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
 from rbrl_ray.rllib.service_keeper import ServiceKeeper, service_bundle
-from rbrl_ray.rllib.tune_restore import trial_ratings_dir, without_placeholders
+from rbrl_ray.rllib.tune_restore import (
+    trial_ratings_dir,
+    trial_ratings_mirror,
+    without_placeholders,
+)
 from rbrl_ray.vector_env import make_env_or_vector
 
 ENV_ID = "rbrl_ray/dmc"
@@ -318,9 +322,12 @@ class RatingPPO(PPO):
             return
         extras = self.config.learner_config_dict
         root = Path(extras.get(RATING_DIR_KEY) or trial_ratings_dir(self))
+        mirror = None if extras.get(RATING_DIR_KEY) else trial_ratings_mirror(self, root)
         desk = Path(extras.get(DESK_DIR_KEY) or root.parent / "rating_desk")
         # the trial's queue on a shared rating desk: Tune's trial id survives restores
-        self.service = ServiceKeeper(spec, root, self.trial_id, desk, self._attach_service)
+        self.service = ServiceKeeper(
+            spec, root, self.trial_id, desk, self._attach_service, mirror=mirror
+        )
 
     def _attach_service(self, service: Any) -> None:
         """Hand a (new) service actor to the learners' relabellers and every EnvRunner."""

@@ -32,6 +32,7 @@ import numpy as np
 from rbrl_ray import metric_names as m
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.feedback.mirror import StorageMirror
 from rbrl_ray.feedback.rater import SKIPPED, SyntheticRater
 from rbrl_ray.feedback.recovery import Unrestored, unrestored
 from rbrl_ray.feedback.segments import Segments, segment_ids
@@ -47,7 +48,12 @@ class RatingService:
     """Plain class; run it as a Ray actor with `ray.remote(RatingService)`."""
 
     def __init__(
-        self, spec: dict[str, Any], root: str, queue: str = "trial", desk_root: str | None = None
+        self,
+        spec: dict[str, Any],
+        root: str,
+        queue: str = "trial",
+        desk_root: str | None = None,
+        mirror: StorageMirror | None = None,
     ) -> None:
         self.spec = ExperimentSpec.from_stored(spec)
         task = get_task(self.spec.env)
@@ -67,8 +73,9 @@ class RatingService:
             seed=self.spec.seed,
         )
         self.ratings_root = Path(root)
+        self.mirror = mirror  # remote storage each store file reaches as it is written
         self.session = uuid.uuid4().hex  # changes on restore, so learners re-pull weights
-        self.store = new_lineage(self.ratings_root, self.session[:8])
+        self.store = new_lineage(self.ratings_root, self.session[:8], self.mirror)
         self.rng = np.random.default_rng(self.spec.seed)
         self.pool: list[Segments] = []
         self.rated: Segments = Segments.empty(*self.dims)
@@ -278,7 +285,7 @@ class RatingService:
         self._take_over(found)
         # A new lineage holding exactly the restored ratings; the old one stays as it is.
         self.session = uuid.uuid4().hex
-        self.store = new_lineage(self.ratings_root, self.session[:8])
+        self.store = new_lineage(self.ratings_root, self.session[:8], self.mirror)
         if len(self.labels):
             self.store.append(
                 self.rated, self.labels, self.annotations, queries=self.queries, restored=True

@@ -28,6 +28,7 @@ from ray.util.placement_group import get_current_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.feedback.mirror import StorageMirror
 from rbrl_ray.feedback.store import lineages
 from rbrl_ray.rllib.service import RatingService
 
@@ -42,7 +43,11 @@ def service_bundle(spec: ExperimentSpec) -> dict[str, float] | None:
 
 
 def start_rating_service(
-    spec: ExperimentSpec, root: Path, queue: str = "trial", desk_root: Path | None = None
+    spec: ExperimentSpec,
+    root: Path,
+    queue: str = "trial",
+    desk_root: Path | None = None,
+    mirror: StorageMirror | None = None,
 ) -> Any:
     """The trial's RatingService actor, placed in the trial's own bundle when it has one.
 
@@ -62,7 +67,9 @@ def start_rating_service(
     actor = (
         ray.remote(RatingService)
         .options(**options)
-        .remote(spec.model_dump(mode="json"), str(root), queue, desk_root and str(desk_root))
+        .remote(
+            spec.model_dump(mode="json"), str(root), queue, desk_root and str(desk_root), mirror
+        )  # fmt: skip
     )
     ray.get(actor.ping.remote())
     return actor
@@ -78,8 +85,9 @@ class ServiceKeeper:
         queue: str,
         desk_root: Path,
         on_new_actor: Callable[[Any], None],
+        mirror: StorageMirror | None = None,
     ) -> None:
-        self._start = lambda: start_rating_service(spec, root, queue, desk_root)
+        self._start = lambda: start_rating_service(spec, root, queue, desk_root, mirror)
         self.on_new_actor = on_new_actor
         self.actor = self._start()
         self.restarts = 0

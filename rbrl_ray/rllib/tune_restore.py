@@ -10,6 +10,8 @@ from typing import Any
 import pyarrow.fs
 from ray.tune.impl.placeholder import _RefResolver
 
+from rbrl_ray.feedback.mirror import StorageMirror
+
 logger = logging.getLogger(__name__)
 
 
@@ -36,6 +38,16 @@ def without_placeholders(config: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if not _holds_placeholder(value)}
 
 
+def trial_ratings_mirror(trainable: Any, working: Path) -> StorageMirror | None:
+    """With remote storage, the mirror that uploads each rated-store file written under
+    `working` to the trial's ratings folder in storage as it is written; None with
+    storage on a local or mounted file system (the store is written there directly)."""
+    storage = getattr(trainable, "_storage", None)
+    if storage is None or isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
+        return None
+    return StorageMirror(storage.storage_filesystem, f"{storage.trial_fs_path}/ratings", working)
+
+
 def trial_ratings_dir(trainable: Any) -> Path:
     """The trial's ratings folder, the same for every attempt of the trial.
 
@@ -44,9 +56,10 @@ def trial_ratings_dir(trainable: Any) -> Path:
     ratings its earlier attempts stored there (nor those made after the last sync).
     With storage on a local or mounted file system the ratings therefore go
     straight to the trial's folder in storage: durable as soon as written, and
-    found by every later attempt. With remote storage (s3://, gs://) they stay in
-    the working folder, synced up by Tune; the stored lineages are copied down
-    first. Outside Tune: <logdir>/ratings.
+    found by every later attempt. With remote storage (s3://, gs://) they are written
+    in the working folder and each file is uploaded as it is written
+    (`trial_ratings_mirror`); the stored lineages are copied down first. Outside
+    Tune: <logdir>/ratings.
     """
     working = Path(trainable.logdir) / "ratings"
     storage = getattr(trainable, "_storage", None)
