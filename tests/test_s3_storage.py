@@ -3,6 +3,12 @@ the loopback address (moto's server mode, HTTP), not a file system mock."""
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -14,7 +20,7 @@ from rbrl_ray.feedback.mirror import StorageMirror
 from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.feedback.store import RatedStore, lineages, new_lineage
 from rbrl_ray.rllib.tune_restore import trial_ratings_dir, trial_ratings_mirror
-from tests.s3_server import start_s3_server
+from tests.s3_server import ACCESS, start_s3_server
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +90,55 @@ def test_no_mirror_where_storage_is_a_local_disk(tmp_path):
     assert mirror.remote_path(tmp_path / "r" / "l1" / "ratings_000000.npz") == (
         "/st/t/ratings/l1/ratings_000000.npz"
     )
+
+
+@pytest.mark.slow
+def test_a_sweep_on_s3_loses_its_node_and_resumes_elsewhere_with_every_rating(s3, tmp_path):
+    """A one-trial `ours` sweep with --storage s3://: killed once a random number of
+    queries are in the bucket, its node's Ray folders (the trial's working folder,
+    where Tune keeps the ratings between syncs) deleted as a lost disk, resumed in a
+    fresh Ray; it finishes with every rating the bucket held, none asked twice."""
+    from tests.sweep_helpers import checkpoint_service_state, in_session, kill_tree, write_sweep
+    from tests.test_faults import SCHEDULE, assert_ratings_intact, draw
+
+    config = write_sweep(tmp_path, "s3run", methods=["ours"], timesteps=9000, checkpoint_every=3,
+                         max_failures=1, schedule=SCHEDULE, evaluation={"episodes": 0})  # fmt: skip
+    storage = s3.uri("runs")
+
+    def sweep(node: str, *extra: str) -> tuple[subprocess.Popen, Path]:
+        log = tmp_path / f"{node}.log"
+        env = {**os.environ, **ACCESS, "RAY_TMPDIR": tempfile.mkdtemp(prefix=f"rbrl-{node}-")}
+        command = [sys.executable, "-m", "rbrl_ray.sweep", "--config", str(config),
+                   "--storage", storage, "--wandb", "disabled", *extra]  # fmt: skip
+        with open(log, "w") as handle:
+            process = subprocess.Popen(command, stdout=handle, stderr=subprocess.STDOUT,
+                                       start_new_session=True, env=env)  # fmt: skip
+        return process, Path(env["RAY_TMPDIR"])
+
+    def queries_in_bucket() -> int:
+        return sum(p.endswith(".npz") for p in s3.files("runs/s3run"))
+
+    kill_after = draw("s3: lose the node once queries are in the bucket", 2, 5)
+    first, disk = sweep("node-a")
+    deadline = time.monotonic() + 600
+    while queries_in_bucket() < kill_after:
+        assert first.poll() is None and time.monotonic() < deadline, tmp_path / "node-a.log"
+        time.sleep(0.2)
+    os.killpg(first.pid, signal.SIGKILL)
+    kill_tree(in_session(first.pid))
+    first.wait()
+    before = queries_in_bucket()
+    shutil.rmtree(disk)  # the node's disk is gone: only the bucket remembers
+
+    resumed, disk = sweep("node-b", "--resume")
+    try:
+        assert resumed.wait(timeout=1200) == 0, (tmp_path / "node-b.log").read_text()[-4000:]
+    finally:
+        kill_tree(in_session(resumed.pid))
+        shutil.rmtree(disk, ignore_errors=True)
+    local = tmp_path / "downloaded"
+    pyarrow.fs.copy_files(f"{s3.bucket}/runs/s3run", str(local), source_filesystem=s3.filesystem())
+    (trial,) = [p for p in local.iterdir() if (p / "params.json").exists()]
+    state = checkpoint_service_state(max(trial.glob("checkpoint_*")))
+    counts = assert_ratings_intact(trial / "ratings", state, "node lost, storage on S3")
+    assert counts["lineages"] == 2 and before >= kill_after

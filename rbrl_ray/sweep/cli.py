@@ -81,7 +81,10 @@ def trial_table(sweep: SweepConfig, specs: list[ExperimentSpec]) -> Table:
 
 
 def experiment_path(storage: str, name: str) -> str:
-    return f"{storage.rstrip('/')}/{name}"
+    """The run's folder in storage; a URI's query (an S3 endpoint_override, say) stays
+    at its end."""
+    base, query = storage.split("?", 1) if "?" in storage else (storage, "")
+    return f"{base.rstrip('/')}/{name}" + (f"?{query}" if query else "")
 
 
 def run(
