@@ -60,9 +60,15 @@ def test_gae_sees_reward_model_rewards_or_env_rewards_for_ppo(ray_local, tmp_pat
                 assert record["phase"] == MODEL
                 assert np.allclose(rewards, record["expected"], atol=1e-6)
                 assert not np.allclose(rewards, true, atol=1e-2)
+        node = ray.get_runtime_context().get_node_id()  # one node here; each piece names it
+        assert results[-1]["nodes/trial"] == node
+        assert set(results[-1]["nodes/env_runners"].split(",")) == {node}
         if method == "ppo":
             assert "rating/num_ratings" not in results[-1]
+            assert "nodes/rating_service" not in results[-1]
             return
+        assert results[-1]["nodes/rating_service"] == node
+        assert results[-1]["reward_model/device"] == "cpu"
         # ratings arrived, the model was refit, and the learner pulled the new weights
         assert results[0]["rating/num_ratings"] == 20  # queries due at 0 and 1000 steps
         assert results[0]["reward_model/version"] == 1

@@ -48,6 +48,7 @@ from rbrl_ray.rllib.keys import (
     learner_extras,
     spec_of,
 )
+from rbrl_ray.rllib.nodes import trial_nodes
 from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
@@ -367,6 +368,7 @@ class RatingPPO(PPO):
         if last and spec.evaluation.episodes > 0 and EVALUATION_RESULTS not in result:
             result[EVALUATION_RESULTS] = self.evaluate()
         self.metrics.delete(EVALUATION_RESULTS, key_error=False)
+        result.update(trial_nodes(self))
         if last:
             result["done"] = True  # Tune ends the trial here, whatever the run's stop rule
         return result

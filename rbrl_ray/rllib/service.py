@@ -335,6 +335,12 @@ class RatingService:
     def ping(self) -> bool:
         return True
 
+    def node(self) -> str:
+        """The Ray node this service runs on (rllib/nodes.py)."""
+        import ray
+
+        return ray.get_runtime_context().get_node_id()
+
     def fit_in_progress(self) -> bool:
         """Whether a background fit is training right now (not merely unpublished)."""
         return self._fit_thread is not None and self._fit_thread.is_alive()
