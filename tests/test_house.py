@@ -8,7 +8,7 @@ from rbrl_ray import metric_names
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rbrl_ray"
 #: The command-line layer: the only modules that may raise or import UsageError.
-CLI_LAYER = {"rbrl_ray.cli", "rbrl_ray.train", "rbrl_ray.rate"} | {
+CLI_LAYER = {"rbrl_ray.cli", "rbrl_ray.train", "rbrl_ray.rate", "rbrl_ray.play"} | {
     f"rbrl_ray.{app}.cli" for app in ("sweep", "report", "reward_bench")
 }
 

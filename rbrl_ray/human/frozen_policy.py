@@ -46,8 +46,18 @@ def find_checkpoint(path: Path) -> Path:
 
 @dataclass
 class Episode:
-    true_return: float
-    states: np.ndarray  # [T, state_dim] physics state at each step, first observation on
+    """One episode's steps: raw observation, action taken and true reward at each step
+    ([T, ...]), and the physics state at each observation ([T + 1, state_dim]: the
+    last is the state after the last step)."""
+
+    obs: np.ndarray
+    act: np.ndarray
+    rewards: np.ndarray
+    states: np.ndarray
+
+    @property
+    def true_return(self) -> float:
+        return float(self.rewards.sum())
 
 
 class FrozenPolicy:
@@ -90,16 +100,26 @@ class FrozenPolicy:
             action = (dist.sample() if explore else dist.to_deterministic().sample())[0]
         return np.clip(action.numpy(), space.low, space.high)
 
-    def episode(self, env: Any, seed: int, explore: bool = False, steps: int | None = None):
+    def episode(
+        self, env: Any, seed: int, explore: bool = False, steps: int | None = None
+    ) -> Episode:
         """One episode (at most `steps` steps) on `env`, made with record_states."""
         from rbrl_ray.envs import PHYSICS_STATE_KEY
 
         obs, info = env.reset(seed=seed)
-        states, total, done, t = [info[PHYSICS_STATE_KEY]], 0.0, False, 0
-        while not done and (steps is None or t < steps):
-            obs, reward, terminated, truncated, info = env.step(
-                self.act(obs, explore, env.action_space)
-            )
+        observed, actions, rewards = [], [], []
+        states, done = [info[PHYSICS_STATE_KEY]], False
+        while not done and (steps is None or len(rewards) < steps):
+            action = self.act(obs, explore, env.action_space)
+            observed.append(obs)
+            actions.append(action)
+            obs, reward, terminated, truncated, info = env.step(action)
+            rewards.append(float(reward))
             states.append(info[PHYSICS_STATE_KEY])
-            total, done, t = total + float(reward), terminated or truncated, t + 1
-        return Episode(total, np.stack(states))
+            done = terminated or truncated
+        return Episode(
+            np.asarray(observed, np.float32),
+            np.asarray(actions, np.float32),
+            np.asarray(rewards, np.float32),
+            np.stack(states),
+        )

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.feedback.store import RatedStore, lineages
@@ -50,46 +49,28 @@ def _store_in(path: Path) -> RatedStore | None:
 
 
 def segments_from_checkpoint(path: Path, count: int, seed: int) -> Segments:
-    """`count` segments cut from rollouts of the policy in a trial checkpoint (its
-    exploring policy, as the trial sampled), with physics states recorded."""
+    """`count` segments cut from episodes of the policy in a trial checkpoint (its
+    exploring policy: actions sampled, observations normalised with the trial's
+    filter, `human/frozen_policy.py`), with physics states recorded; no Ray."""
     import numpy as np
-    import ray
 
-    from rbrl_ray.rllib.episodes import segments_from_episodes
-    from rbrl_ray.rllib.keys import spec_of
-    from rbrl_ray.rllib.ppo import RatingPPO, env_config
+    from rbrl_ray.envs import make_env
+    from rbrl_ray.feedback.segments import SEGMENT_LENGTH, cut_segments
+    from rbrl_ray.human.frozen_policy import FrozenPolicy
+    from rbrl_ray.human.render import task_of_observations
 
-    ray.init(ignore_reinit_error=True, include_dashboard=False, log_to_driver=False)
-    algo = RatingPPO.from_checkpoint(str(path.resolve()))
+    policy = FrozenPolicy(path)
+    env = make_env({"env": task_of_observations(policy.obs_dim), "record_states": True})
+    rng, parts, have, episode_seed = np.random.default_rng(seed), [], 0, seed
     try:
-        spec = spec_of(algo.config)
-        state = _sampler_state(algo)
-        config = algo.config.copy(copy_frozen=False)
-        config.environment(env_config={**env_config(spec), "record_states": True})
-        config.env_runners(num_env_runners=0)
-        runner = (config.env_runner_cls or _default_runner())(config=config)
-        runner.set_state(state)  # the checkpoint's weights and observation filter
-        rng, parts, have = np.random.default_rng(seed), [], 0
         while have < count:
-            episodes = runner.sample(num_timesteps=spec.ppo.envs_per_runner * 1000)
-            cut = segments_from_episodes(list(episodes), rng)
-            if cut is not None:
-                parts.append(cut)
-                have += len(cut)
-        runner.stop()
-        pool = Segments.concat(parts)
-        return pool.take(rng.choice(len(pool), size=count, replace=False))
+            e = policy.episode(env, episode_seed, explore=True)
+            steps = len(e.rewards)
+            cut = cut_segments(e.obs, e.act, e.rewards, steps // SEGMENT_LENGTH, rng,
+                               states=e.states[:steps])  # fmt: skip
+            parts.append(cut)
+            have, episode_seed = have + len(cut), episode_seed + 1
     finally:
-        algo.stop()
-
-
-def _sampler_state(algo: Any) -> dict[str, Any]:
-    group = algo.env_runner_group
-    remote = group.num_remote_env_runners() > 0
-    return group.foreach_env_runner(lambda r: r.get_state(), local_env_runner=not remote)[0]
-
-
-def _default_runner() -> type:
-    from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
-
-    return SingleAgentEnvRunner
+        env.close()
+    pool = Segments.concat(parts)
+    return pool.take(rng.choice(len(pool), size=count, replace=False))
