@@ -16,7 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 INT32 = {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
-STRING_MAP = {"type": "object", "additionalProperties": {"type": "string"}}
+STRING, NUMBER, BOOLEAN = {"type": "string"}, {"type": "number"}, {"type": "boolean"}
+STRING_MAP = {"type": "object", "additionalProperties": STRING}
 ANY_OBJECT = {"type": "object"}
 
 
@@ -30,35 +31,37 @@ def closed(properties: dict[str, Any], required: list[str] | None = None) -> dic
     }
 
 
+# what head and worker groups share: rayStartParams values are strings in KubeRay
+GROUP = {
+    "labels": STRING_MAP,
+    "rayStartParams": STRING_MAP,
+    "resources": STRING_MAP,
+    "template": ANY_OBJECT,
+}
+
 HEAD_GROUP = closed(
     {
-        "enableIngress": {"type": "boolean"},
+        **GROUP,
+        "enableIngress": BOOLEAN,
         "headService": ANY_OBJECT,
         "ingressOptions": ANY_OBJECT,
-        "labels": STRING_MAP,
-        "rayStartParams": STRING_MAP,
-        "resources": STRING_MAP,
-        "serviceType": {"type": "string"},
-        "template": ANY_OBJECT,
+        "serviceType": STRING,
     },
     required=["template"],
 )
 
 WORKER_GROUP = closed(
     {
-        "groupName": {"type": "string"},
+        **GROUP,
+        "groupName": STRING,
         "idleTimeoutSeconds": INT32,
-        "labels": STRING_MAP,
         "maxReplicas": INT32,
         "minReplicas": INT32,
         "numOfHosts": INT32,
         "priority": INT32,
-        "rayStartParams": STRING_MAP,
         "replicas": INT32,
-        "resources": STRING_MAP,
         "scaleStrategy": ANY_OBJECT,
-        "suspend": {"type": "boolean"},
-        "template": ANY_OBJECT,
+        "suspend": BOOLEAN,
     },
     required=["groupName", "maxReplicas", "minReplicas", "template"],
 )
@@ -67,15 +70,15 @@ RAY_CLUSTER_SPEC = closed(
     {
         "authOptions": ANY_OBJECT,
         "autoscalerOptions": ANY_OBJECT,
-        "enableInTreeAutoscaling": {"type": "boolean"},
+        "enableInTreeAutoscaling": BOOLEAN,
         "gcsFaultToleranceOptions": ANY_OBJECT,
         "headGroupSpec": HEAD_GROUP,
         "headServiceAnnotations": STRING_MAP,
         "historyServerOptions": ANY_OBJECT,
-        "managedBy": {"type": "string"},
+        "managedBy": STRING,
         "networkPolicy": ANY_OBJECT,
-        "rayVersion": {"type": "string"},
-        "suspend": {"type": "boolean"},
+        "rayVersion": STRING,
+        "suspend": BOOLEAN,
         "tlsOptions": ANY_OBJECT,
         "upgradeStrategy": ANY_OBJECT,
         "workerGroupSpecs": {"type": "array", "items": WORKER_GROUP},
@@ -89,21 +92,21 @@ RAYJOB_SPEC = closed(
         "backoffLimit": INT32,
         "clusterSelector": STRING_MAP,
         "deletionStrategy": ANY_OBJECT,
-        "entrypoint": {"type": "string"},
-        "entrypointNumCpus": {"type": "number"},
-        "entrypointNumGpus": {"type": "number"},
-        "entrypointResources": {"type": "string"},
-        "jobId": {"type": "string"},
-        "managedBy": {"type": "string"},
+        "entrypoint": STRING,
+        "entrypointNumCpus": NUMBER,
+        "entrypointNumGpus": NUMBER,
+        "entrypointResources": STRING,
+        "jobId": STRING,
+        "managedBy": STRING,
         "metadata": STRING_MAP,
         "preRunningDeadlineSeconds": INT32,
         "rayClusterSpec": RAY_CLUSTER_SPEC,
-        "runtimeEnvYAML": {"type": "string"},
-        "shutdownAfterJobFinishes": {"type": "boolean"},
-        "submissionMode": {"type": "string"},
+        "runtimeEnvYAML": STRING,
+        "shutdownAfterJobFinishes": BOOLEAN,
+        "submissionMode": STRING,
         "submitterConfig": ANY_OBJECT,
         "submitterPodTemplate": ANY_OBJECT,
-        "suspend": {"type": "boolean"},
+        "suspend": BOOLEAN,
         "ttlSecondsAfterFinished": INT32,
     }
 )
