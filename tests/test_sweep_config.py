@@ -173,3 +173,17 @@ def test_a_human_rated_sweep_gives_all_its_trials_one_desk_folder(tmp_path):
     synthetic = new_tuner(expand(sweep, settings), name="d", storage=str(tmp_path),
                           checkpoint_every=1, max_failures=0)  # fmt: skip
     assert DESK_DIR_KEY not in synthetic._local_tuner._param_space["learner_config_dict"]
+
+
+SHIPPED_SWEEPS = ["demo.yaml", "human.yaml", "paper.yaml", "rehearsal.yaml", "smoke.yaml"]
+
+
+def test_every_shipped_sweep_yaml_is_listed_here_and_expands():
+    """A sweep YAML in tune_configs/ that does not load would fail its first user."""
+    not_sweeps = {"envs.yaml", "campaign.yaml", "campaign_v2.yaml"}
+    assert sorted(p.name for p in CONFIGS.glob("*.yaml") if p.name not in not_sweeps) == (
+        SHIPPED_SWEEPS
+    )
+    for name in SHIPPED_SWEEPS:
+        sweep, settings = load_sweep(CONFIGS / name)
+        assert expand(sweep, settings, name), name
