@@ -185,6 +185,47 @@ def reward_model_panels(trials: list[Trial], out: Path) -> None:
     plt.close(fig)
 
 
+def has_reward_on_policy(trials: list[Trial]) -> bool:
+    """Whether any reward-learning trial logged the reward its policy trained on
+    (records from before that metric did not)."""
+    return any(
+        t.spec.learns_reward and "train_reward_mean" in t.curve and
+        t.curve["train_reward_mean"].notna().any() for t in trials
+    )  # fmt: skip
+
+
+def reward_on_policy(trials: list[Trial], env: str, out: Path) -> None:
+    """Left: the training return; right: the learned reward r̂ on the policy's own
+    batches once a model exists (mean, solid; spread across steps, dashed), per
+    reward method, mean ± s.e. over seeds. Where r̂ sits flat at its floor the policy
+    has little to learn from, whatever the model's ranking of the rated pool."""
+    mine = [t for t in trials if t.spec.env == env and t.spec.learns_reward]
+    fig, (ret, rew) = plt.subplots(1, 2, figsize=(12, 4.2))
+    for method in METHOD_IDS:
+        group = [t for t in mine if t.spec.method == method]
+        if not group:
+            continue
+        colour, label = METHODS[method].colour, f"{METHODS[method].label} (n={len(group)})"
+        _band(ret, [t.curve for t in group], "true_return", color=colour, label=label)
+        model_phase = [t.curve[t.curve["steps"] > t.spec.schedule.explore_steps] for t in group]
+        _band(rew, model_phase, "train_reward_mean", color=colour, label=f"{label}: mean")
+        _band(rew, model_phase, "train_reward_std", color=colour, linestyle="--",
+              label=f"{label}: std")  # fmt: skip
+    ret.set_title(f"{env}: training return", fontsize=10)
+    ret.set_ylabel("true episode return")
+    rew.set_title("r̂ on the policy's own batches, after the exploration phase", fontsize=10)
+    rew.set_ylabel("r̂ per step (in (−1, 1))")
+    for ax in (ret, rew):
+        ax.set_xlabel("env steps")
+        ax.xaxis.set_major_formatter(STEPS_FORMAT)
+        ax.grid(alpha=0.3)
+        if ax.lines:
+            ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
 def reward_vs_return(trials: list[Trial], out: Path) -> None:
     """One panel per env: each reward-learning trial's final return against its reward
     model's late r(r̂, r); PPO on the true reward as a dashed line. Shows whether the

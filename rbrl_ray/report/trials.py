@@ -38,6 +38,8 @@ CURVE_COLUMNS = {
     m.RM_VERSION: "rm_version",
     m.SIGMA_CLS: "sigma_cls",
     m.SIGMA_REG: "sigma_reg",
+    m.TRAIN_REWARD_MEAN: "train_reward_mean",
+    m.TRAIN_REWARD_STD: "train_reward_std",
 }
 
 

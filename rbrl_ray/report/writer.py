@@ -7,9 +7,11 @@ from pathlib import Path
 
 from rbrl_ray.report.aggregate import performance_profiles
 from rbrl_ray.report.figures import (
+    has_reward_on_policy,
     learning_curves,
     methods_vs_classes,
     reward_model_panels,
+    reward_on_policy,
     reward_vs_return,
 )
 from rbrl_ray.report.markdown import report_markdown
@@ -53,6 +55,14 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
             f"Learning curves, {env} (true return, mean ± s.e. over seeds; dotted: "
             "evaluations of the frozen policy)"
         )
+    if has_reward_on_policy(trials):  # records from before the metric have none
+        for env in sorted({t.spec.env for t in trials if t.spec.learns_reward}):
+            name = f"reward_on_policy_{env}.png"
+            reward_on_policy(trials, env, out / name)
+            figures[name] = (
+                f"The learned reward on the policy's own batches, {env}: its mean and "
+                "spread per step after the exploration phase, beside the training return"
+            )
     gaps = missing(trials, read_plan(storage_dir))
     if is_campaign(storage_dir):
         page = out / "RESULTS.md"
