@@ -161,3 +161,19 @@ def test_across_tasks_scores_every_main_method_on_the_same_envs(tmp_path):
     assert all("| 3 |" in r for r in iqm.values())  # finger-spin's run stays out
     assert any(r.startswith("| Ours vs RbRL |") for r in rows)
     assert (campaign / "performance_profile.png").stat().st_size > 0
+
+
+def test_records_with_the_reward_trained_on_get_its_figure_and_older_ones_do_not(tmp_path):
+    """v2 records log r̂ on the policy's batches: a figure per env explains a dip; v1
+    records (format 1) do not, and their page stays as it was."""
+    v2 = REPO / "results" / "campaign_v2" / "trials"
+    campaign = tmp_path / "v2"
+    (campaign / "trials").mkdir(parents=True)
+    for record in v2.glob("cartpole-balance_*.json"):
+        shutil.copy(record, campaign / "trials")
+    result = write_report(campaign, campaign)
+    figure = "reward_on_policy_cartpole-balance.png"
+    assert figure in result["figures"] and (campaign / figure).stat().st_size > 10_000
+    assert f"]({figure})" in (campaign / "RESULTS.md").read_text()
+    old = _campaign(tmp_path, "cartpole-balance_ours_c3_s0_1ff5f799.json")
+    assert not any(n.startswith("reward_on_policy") for n in write_report(old, old)["figures"])
