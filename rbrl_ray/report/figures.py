@@ -45,6 +45,22 @@ def _shared_legend(fig: plt.Figure, axes: np.ndarray) -> None:
     fig.tight_layout(rect=(0, 0.07 if handles else 0, 1, 1))
 
 
+def _over_steps(ax: plt.Axes, ylabel: str) -> None:
+    """An axis over env steps: labels, 80k/1.2M ticks, a light grid, a legend if drawn."""
+    ax.set_xlabel("env steps")
+    ax.xaxis.set_major_formatter(STEPS_FORMAT)
+    ax.set_ylabel(ylabel)
+    ax.grid(alpha=0.3)
+    if ax.lines:
+        ax.legend(fontsize=8)
+
+
+def _save(fig: plt.Figure, out: Path) -> None:
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
 def _seeds_note(rows: pd.DataFrame) -> str:
     """'n = 1' (a single-seed panel) or 'n = 3..5': the seeds behind a panel's points."""
     counts = sorted({int(n) for n in rows["seeds"].dropna()})
@@ -135,14 +151,8 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
                 _band(ax, group, "true_return", color=colour, label=label)
                 _band(ax, group, "eval_return", color=colour, linestyle=":", marker=".")
         ax.set_title(f"{env}, {classes} classes" if classes else env)
-        ax.set_xlabel("env steps")
-        ax.xaxis.set_major_formatter(STEPS_FORMAT)
-        ax.set_ylabel("true episode return")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+        _over_steps(ax, "true episode return")
+    _save(fig, out)
 
 
 def reward_model_panels(trials: list[Trial], out: Path) -> None:
@@ -171,12 +181,7 @@ def reward_model_panels(trials: list[Trial], out: Path) -> None:
     ylabels = ("accuracy", "correlation", "σ = exp(s/2)")
     for ax, title, ylabel in zip(axes, titles, ylabels, strict=True):
         ax.set_title(title, fontsize=10)
-        ax.set_xlabel("env steps")
-        ax.xaxis.set_major_formatter(STEPS_FORMAT)
-        ax.set_ylabel(ylabel)
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
+        _over_steps(ax, ylabel)
     envs = ", ".join(sorted({t.spec.env for t in learned})) or "none"
     counts = ", ".join(str(c) for c in sorted({t.spec.classes for t in learned})) or "none"
     fig.suptitle(f"pooled over envs: {envs}; rating classes: {counts}", fontsize=9)
@@ -212,18 +217,10 @@ def reward_on_policy(trials: list[Trial], env: str, out: Path) -> None:
         _band(rew, model_phase, "train_reward_std", color=colour, linestyle="--",
               label=f"{label}: std")  # fmt: skip
     ret.set_title(f"{env}: training return", fontsize=10)
-    ret.set_ylabel("true episode return")
     rew.set_title("r̂ on the policy's own batches, after the exploration phase", fontsize=10)
-    rew.set_ylabel("r̂ per step (in (−1, 1))")
-    for ax in (ret, rew):
-        ax.set_xlabel("env steps")
-        ax.xaxis.set_major_formatter(STEPS_FORMAT)
-        ax.grid(alpha=0.3)
-        if ax.lines:
-            ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out, dpi=120)
-    plt.close(fig)
+    _over_steps(ret, "true episode return")
+    _over_steps(rew, "r̂ per step (in (−1, 1))")
+    _save(fig, out)
 
 
 def reward_vs_return(trials: list[Trial], out: Path) -> None:
