@@ -106,6 +106,9 @@ def main(argv: list[str] | None = None) -> int:
     env = args.env or task_of_observations(segments.obs.shape[-1])
     out = args.out or Path("human_ratings") / f"{env}_c{args.classes}"
     overlap = Overlap(fraction=args.overlap, count=args.overlap_count)
+    from rbrl_ray.human.offline import check_session
+
+    check_session(out, env, args.classes)  # a store of another task: refused, untouched
     roster = enrol(out, names, args.token)
     serve_session(segments, env, args.classes, out, args.host, args.port, roster, overlap)
     return 0
@@ -154,12 +157,12 @@ def serve_session(
     roster: Roster,
     overlap: Overlap,
 ) -> None:
-    """Serve the page until every segment is answered, Ctrl-C or SIGTERM."""
+    """Serve the page until every segment is answered, Ctrl-C or SIGTERM (`out`'s
+    session record already checked: `check_session`)."""
     from rbrl_ray.human.app import Videos, make_app
-    from rbrl_ray.human.offline import check_session, offline_desk
+    from rbrl_ray.human.offline import offline_desk
     from rbrl_ray.human.server import ThreadedServer
 
-    check_session(out, env, classes)
     desk, store = offline_desk(out, env, classes, segments, roster, overlap)
     waiting = desk.progress()["pending"]
     if waiting == 0:
