@@ -1,5 +1,5 @@
 """The two-annotator session behind docs/annotator_status.{svg,png} and
-docs/rating_page_annotator.png: `python -m rbrl_ray.rate` on 16 scripted cartpole
+docs/rating_page.png: `python -m rbrl_ray.rate` on 16 scripted cartpole
 segments with --overlap 0.5, two headless Chromium pages on ada's and bob's own
 links. The annotators are scripted, not people: ada answers with the noise-free
 synthetic class of each segment (its true return is known), bob with that class
@@ -29,7 +29,7 @@ from tests.rating_page_helpers import start_session  # noqa: E402
 from tests.test_rating_browser import new_browser, shown_segment, wait_for  # noqa: E402
 
 OUT = Path("/tmp/two/rated")
-SCREENSHOT = Path(__file__).resolve().parent / "rating_page_annotator.png"
+SCREENSHOT = Path(__file__).resolve().parent / "rating_page.png"
 
 
 def true_classes(count: int) -> dict[str, int]:
