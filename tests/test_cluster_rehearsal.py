@@ -1,10 +1,17 @@
 """A cluster on this machine loses a worker node mid-trial: a scheduling head and two
 worker nodes (`ray start`, as cluster/README.md rehearses it), storage on a local S3
-server, the sweep submitted with `ray job submit`. Once its trial has queries in the
-bucket, the worker node running it is killed (its raylet and every worker process
-under it) and the trial's working folder deleted, as a lost disk; the trial restarts
-on the other worker from its checkpoint in the bucket, takes over every rating the
-bucket holds and finishes: 0 lost, 0 asked twice (tests/test_faults.py's counts).
+server, the sweep submitted with `ray job submit`.
+
+Synthetic rater: once its trial has queries in the bucket, the worker node running
+it is killed (its raylet and every worker process under it) and the trial's working
+folder deleted, as a lost disk; the trial restarts on the other worker from its
+checkpoint in the bucket, takes over every rating the bucket holds and finishes:
+0 lost, 0 asked twice (tests/test_faults.py's counts).
+
+A person (scripted, on the rating page): the node hosting the rating desk is killed
+while a segment is on the person's screen, and its disk lost; the desk comes back on
+another node from the bucket, with every answer and that segment waiting again, and
+the trial finishes with every answer the person gave, none asked twice.
 
 Marked `cluster` (minutes of three Ray nodes): .ci/run runs it after the suite."""
 
@@ -20,10 +27,14 @@ import tempfile
 import time
 from pathlib import Path
 
+import httpx
 import psutil
 import pyarrow.fs
 import pytest
 
+from rbrl_ray.feedback.segments import segment_ids
+from rbrl_ray.feedback.store import RatedStore, lineages
+from rbrl_ray.human.labels import LabelLog
 from tests.s3_server import ACCESS, free_port, start_s3_server
 from tests.sweep_helpers import checkpoint_service_state, write_sweep
 from tests.test_faults import SCHEDULE, assert_ratings_intact, draw
@@ -40,6 +51,7 @@ class LocalCluster:
         self.root = root
         self.env = {**os.environ, **ACCESS, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(root),
                     "PATH": f"{BIN}:{os.environ['PATH']}"}  # fmt: skip
+        self.names = ("head", "worker1", "worker2")
         self.gcs, self.dashboard = free_port(), free_port()
         self.node_manager_ports: dict[str, int] = {}
 
@@ -51,7 +63,10 @@ class LocalCluster:
                    "--dashboard-agent-grpc-port", str(ports[1]),
                    "--metrics-export-port", str(ports[2]),
                    "--runtime-env-agent-port", str(ports[3]), "--disable-usage-stats"]  # fmt: skip
-        done = subprocess.run(command, env=self.env, capture_output=True, text=True, timeout=180)
+        tmp = self.tmpdir(name)  # the node's own temporary folder: its "disk"
+        tmp.mkdir(parents=True)
+        env = {**self.env, "TMPDIR": str(tmp)}
+        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         self.node_manager_ports[name] = manager
 
@@ -62,6 +77,9 @@ class LocalCluster:
             self._start(worker, "--address", f"127.0.0.1:{self.gcs}", "--num-cpus", "2",
                         "--resources", json.dumps({worker: 1}))  # fmt: skip
         return self
+
+    def tmpdir(self, name: str) -> Path:
+        return self.root / f"{name}_tmp"
 
     def raylet(self, name: str) -> psutil.Process:
         port = f"--node_manager_port={self.node_manager_ports[name]}"
@@ -74,13 +92,42 @@ class LocalCluster:
         cmdline = " ".join(self.raylet(name).cmdline())
         return cmdline.split("--node_id=")[1].split()[0]
 
-    def kill_node(self, name: str) -> None:
-        """SIGKILL the node's raylet and every process under it (its workers, agents)."""
+    def kill_node(self, name: str, trials_there: bool) -> None:
+        """SIGKILL the node's raylet and every process under it (its workers, agents),
+        and lose its disk: its temporary folder and, if trials ran there, their working
+        folders (in Ray's session folder, which the nodes of this machine share)."""
         raylet = self.raylet(name)
         victims = [raylet, *raylet.children(recursive=True)]
         for process in victims:
             process.send_signal(signal.SIGKILL)
         psutil.wait_procs(victims, timeout=30)
+        shutil.rmtree(self.tmpdir(name), ignore_errors=True)
+        for working in self.root.glob("ray/session_*/artifacts/*/*/working_dirs/*"):
+            if trials_there:
+                shutil.rmtree(working, ignore_errors=True)
+
+    def submit(self, config: Path, storage: str, log: Path) -> subprocess.Popen:
+        """`ray job submit` of the sweep, as cluster/README.md shows it."""
+        runtime_env = {"env_vars": {**ACCESS, "WANDB_MODE": "disabled"}}
+        with open(log, "w") as handle:
+            return subprocess.Popen(
+                [str(BIN / "ray"), "job", "submit", "--address",
+                 f"http://127.0.0.1:{self.dashboard}", "--runtime-env-json",
+                 json.dumps(runtime_env), "--", "python", "-m", "rbrl_ray.sweep",
+                 "--config", str(config), "--storage", storage, "--wandb", "disabled"],
+                stdout=handle, stderr=subprocess.STDOUT, env=self.env,
+            )  # fmt: skip
+
+    def node_running(self, class_name: str) -> str:
+        """The node whose raylet hosts the live actor of `class_name` (Ray's state API)."""
+        listed = subprocess.run(
+            [str(BIN / "ray"), "list", "actors", "--address", f"127.0.0.1:{self.gcs}",
+             "--filter", "state=ALIVE", "--format", "json", "--detail"],
+            capture_output=True, text=True, env=self.env, timeout=120,
+        )  # fmt: skip
+        assert listed.returncode == 0, listed.stderr[-2000:]
+        (node,) = {a["node_id"] for a in json.loads(listed.stdout) if a["class_name"] == class_name}
+        return next(name for name in self.names if self.node_id(name) == node)
 
     def stop(self) -> None:
         """Every process of this cluster (its temp folder is in their command lines)."""
@@ -89,19 +136,6 @@ class LocalCluster:
         for process in mine:
             process.send_signal(signal.SIGKILL)
         psutil.wait_procs(mine, timeout=30)
-
-
-def trial_running_on(cluster: LocalCluster) -> str:
-    """The worker node whose raylet hosts the live RatingPPO actor (Ray's state API)."""
-    listed = subprocess.run(
-        [str(BIN / "ray"), "list", "actors", "--address", f"127.0.0.1:{cluster.gcs}",
-         "--filter", "state=ALIVE", "--format", "json", "--detail"],
-        capture_output=True, text=True, env=cluster.env, timeout=120,
-    )  # fmt: skip
-    assert listed.returncode == 0, listed.stderr[-2000:]
-    nodes = {a["node_id"] for a in json.loads(listed.stdout) if a["class_name"] == "RatingPPO"}
-    (node,) = nodes
-    return next(name for name in ("worker1", "worker2") if cluster.node_id(name) == node)
 
 
 def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_every_rating(
@@ -118,15 +152,7 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
     log, local = tmp_path / "job.log", tmp_path / "downloaded"
     try:
         cluster.start()
-        runtime_env = {"env_vars": {**ACCESS, "WANDB_MODE": "disabled"}}
-        with open(log, "w") as handle:
-            job = subprocess.Popen(
-                [str(BIN / "ray"), "job", "submit", "--address",
-                 f"http://127.0.0.1:{cluster.dashboard}", "--runtime-env-json",
-                 json.dumps(runtime_env), "--", "python", "-m", "rbrl_ray.sweep",
-                 "--config", str(config), "--storage", s3.uri("runs"), "--wandb", "disabled"],
-                stdout=handle, stderr=subprocess.STDOUT, env=cluster.env,
-            )  # fmt: skip
+        job = cluster.submit(config, s3.uri("runs"), log)
         kill_after = draw("cluster: kill the trial's node once queries are in the bucket", 2, 4)
         deadline = time.monotonic() + 900
 
@@ -136,11 +162,9 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
         while queries() < kill_after:
             assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
-        victim = trial_running_on(cluster)
+        victim = cluster.node_running("RatingPPO")
         killed = cluster.node_id(victim)
-        cluster.kill_node(victim)
-        for working in cluster.root.glob("ray/session_*/artifacts/*/nodeloss/working_dirs/*"):
-            shutil.rmtree(working, ignore_errors=True)  # the lost node's disk
+        cluster.kill_node(victim, trials_there=True)
         print(f"killed {victim} with {queries()} queries in the bucket", flush=True)
         assert job.wait(timeout=1200) == 0, log.read_text()[-4000:]
         pyarrow.fs.copy_files(f"{s3.bucket}/runs/nodeloss", str(local),
@@ -156,3 +180,100 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
     state = checkpoint_service_state(max(trial.glob("checkpoint_*")))
     counts = assert_ratings_intact(trial / "ratings", state, "worker node killed")
     assert counts["lineages"] == 2
+
+
+class BucketPerson:
+    """Rates whatever the rating page shows (class: segment id mod 3), finding the page
+    as a person follows the desk's link: through page.json in the bucket."""
+
+    def __init__(self, s3, desk: str) -> None:
+        self.s3, self.page_file = s3, f"{s3.bucket}/{desk}/page.json"
+        self.answered: list[str] = []
+
+    def _page(self) -> tuple[str, str] | None:
+        try:
+            with self.s3.filesystem().open_input_stream(self.page_file) as handle:
+                page = json.loads(handle.read())
+        except (FileNotFoundError, OSError):
+            return None  # no desk yet
+        return page["url"], page["token"]
+
+    def next_segment(self) -> str | None:
+        """The segment the page shows now; None while nothing waits or no page answers."""
+        if (page := self._page()) is None:
+            return None
+        try:
+            with httpx.Client(base_url=page[0], timeout=30) as client:
+                shown = client.get("/api/next", headers={"X-Rating-Token": page[1]})
+        except httpx.TransportError:
+            return None  # the desk is gone, or not yet back
+        segment = shown.json()["segment_id"] if shown.status_code == 200 else None
+        assert segment not in self.answered, "the page showed an answered segment again"
+        return segment
+
+    def answer(self, segment: str) -> None:
+        url, token = self._page()
+        body = {"segment_id": segment, "rating": int(segment, 16) % 3, "response_s": 1.0}
+        with httpx.Client(base_url=url, timeout=30) as client:
+            given = client.post("/api/ratings", json=body, headers={"X-Rating-Token": token})
+        assert given.status_code == 200, given.text
+        self.answered.append(segment)
+
+    def rate_until(self, done, deadline: float, job: subprocess.Popen, log: Path) -> None:
+        while not done():
+            assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            if (segment := self.next_segment()) is None:
+                time.sleep(0.3)
+            else:
+                self.answer(segment)
+
+
+def test_the_rating_desks_node_dies_and_the_desk_comes_back_with_every_answer(tmp_path):
+    s3 = start_s3_server()
+    cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="rbrl-cl-")))
+    config = write_sweep(
+        tmp_path, "deskloss", methods=["ours"], rater="human", rating_page={"port": 0},
+        timesteps=9000, checkpoint_every=3, max_failures=2, schedule=SCHEDULE,
+        evaluation={"episodes": 0}, service_cpus=0.5,
+        ppo={"num_env_runners": 1, "env_runner_cpus": 1.0, "learner_cpus": 0.5},
+    )  # fmt: skip
+    log, local = tmp_path / "job.log", tmp_path / "downloaded"
+    person = BucketPerson(s3, "runs/deskloss/rating_desk")
+    try:
+        cluster.start()
+        job = cluster.submit(config, s3.uri("runs"), log)
+        deadline = time.monotonic() + 900
+        kill_after = draw("cluster: kill the desk's node after this many answers", 15, 35)
+        person.rate_until(lambda: len(person.answered) >= kill_after, deadline, job, log)
+        while (on_screen := person.next_segment()) is None:  # a segment the person sees
+            assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+        desk_node = cluster.node_running("DeskService")
+        trial_node = cluster.node_running("RatingPPO")
+        cluster.kill_node(desk_node, trials_there=desk_node == trial_node)
+        print(
+            f"killed {desk_node} (the desk's; the trial's: {trial_node}) with "
+            f"{len(person.answered)} answers given, {on_screen} on screen",
+            flush=True,
+        )
+        while (again := person.next_segment()) is None:
+            assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
+            time.sleep(0.3)
+        assert again == on_screen  # the segment that was waiting waits again, first
+        print(f"the desk is back on {cluster.node_running('DeskService')}", flush=True)
+        person.rate_until(lambda: job.poll() is not None, deadline, job, log)
+        assert job.wait(timeout=60) == 0, log.read_text()[-4000:]
+        pyarrow.fs.copy_files(f"{s3.bucket}/runs/deskloss", str(local),
+                              source_filesystem=s3.filesystem())  # fmt: skip
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
+        s3.stop()
+
+    (trial,) = [p for p in local.iterdir() if (p / "params.json").exists()]
+    state = checkpoint_service_state(max(trial.glob("checkpoint_*")))
+    counts = assert_ratings_intact(trial / "ratings", state, "rating desk's node killed")
+    segments, _ = RatedStore(lineages(trial / "ratings")[-1]).load()
+    assert sorted(segment_ids(segments)) == sorted(person.answered)  # every answer, once
+    (queue,) = (local / "rating_desk" / "queues").iterdir()
+    assert len(LabelLog(queue).read()) == len(person.answered) == counts["final"]

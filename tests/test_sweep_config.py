@@ -161,9 +161,12 @@ def test_a_human_rated_sweep_gives_all_its_trials_one_desk_folder(tmp_path):
     from rbrl_ray.rllib.keys import DESK_DIR_KEY
     from rbrl_ray.sweep.tuner import desk_dir, new_tuner
 
-    assert desk_dir(str(tmp_path), "human") == tmp_path / "human" / "rating_desk"
-    assert desk_dir(f"file://{tmp_path}", "h") == tmp_path / "h" / "rating_desk"
-    assert desk_dir("s3://bucket/runs", "h") == Path.home() / "rbrl_ray_rating_desk" / "h"
+    assert desk_dir(str(tmp_path), "human") == str(tmp_path / "human" / "rating_desk")
+    assert desk_dir(f"file://{tmp_path}", "h") == str(tmp_path / "h" / "rating_desk")
+    # in remote storage, beside the run (an S3 endpoint in the query is kept)
+    assert desk_dir("s3://bucket/runs", "h") == "s3://bucket/runs/h/rating_desk"
+    endpoint = "endpoint_override=127.0.0.1:9000&scheme=http"
+    assert desk_dir(f"s3://b/runs/?{endpoint}", "h") == f"s3://b/runs/h/rating_desk?{endpoint}"
     sweep, settings = load_sweep(CONFIGS / "human.yaml")
     tuner = new_tuner(expand(sweep, settings), name="h", storage=str(tmp_path),
                       checkpoint_every=1, max_failures=0)  # fmt: skip

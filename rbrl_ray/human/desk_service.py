@@ -4,8 +4,11 @@ every trial with `rater: human` (the shared rating oracle of DESIGN.md).
 Each trial queues its segments under its own queue name. Every answer is written
 to disk under the desk's root before the page hears back (a rating into
 `queues/<queue>/`, a rated store with annotations; a skip into
-`queues/<queue>/skipped.txt`), so a desk that dies and is started again, or a
-trial restarted from a checkpoint, finds every answer the person gave.
+`queues/<queue>/skipped.txt`), and so is every batch a trial queues, so a desk that
+dies and is started again, or a trial restarted from a checkpoint, finds every
+answer the person gave and every segment still waiting. With remote storage the
+root is a working copy of the desk's folder in storage (desk_files.py): the desk
+comes back on another node with all of it when its node is lost.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.feedback.store import RatedStore
 from rbrl_ray.human.annotators import DEFAULT_ANNOTATOR, Roster
 from rbrl_ray.human.desk import HumanRating, RatingDesk
+from rbrl_ray.human.desk_files import DeskFiles, desk_folders
 from rbrl_ray.human.labels import Answer, LabelLog
 from rbrl_ray.human.offline import SESSION_FILE, check_session
 
@@ -75,14 +79,16 @@ class QueueAnswers:
 class DeskService:
     """Plain class; run it as a named Ray actor with `get_desk`."""
 
-    def __init__(self, root: str, host: str, port: int) -> None:
+    def __init__(self, where: str, host: str, port: int) -> None:
         from rbrl_ray.human.app import Videos, make_app
         from rbrl_ray.human.gl_backend import enable_rendering
         from rbrl_ray.human.offline import annotations_of
         from rbrl_ray.human.server import ThreadedServer
 
         enable_rendering()  # the backend get_desk chose, in this worker's MUJOCO_GL
-        self.root = Path(root)
+        root, remote = desk_folders(where)  # resolved here: a restart may be on another node
+        self.files = DeskFiles(root, remote)
+        self.root = root
         self._annotations_of = annotations_of
         self._queues: dict[str, QueueAnswers] = {}  # read from disk once, then kept up to date
         rated, skipped = self._answered_ids()
@@ -90,6 +96,7 @@ class DeskService:
         self.roster = Roster(self.root)
         first = self.roster.active() or [DEFAULT_ANNOTATOR]
         self.token = self.roster.add(first[0], os.environ.get(TOKEN_ENV) or None).token
+        self.files.keep(self.roster.path)
         self.desk = RatingDesk(
             self._write_rating,
             rated,
@@ -99,6 +106,7 @@ class DeskService:
             active_annotators=lambda: len(self.roster.active()),
             earlier=[a for q in self._queue_dirs() for a in LabelLog(q).read()],
         )
+        self._put_back_waiting()
         app = make_app(self.desk, Videos(self.root / "videos"), self.roster)
         self.server = ThreadedServer(app, host, port).start()
         self.page_url = f"{self.server.url}/?token={self.token}"
@@ -113,6 +121,13 @@ class DeskService:
 
     def _queue_dirs(self) -> list[Path]:
         return sorted((self.root / "queues").glob("*"))
+
+    def _put_back_waiting(self) -> None:
+        """Queue again every batch trials queued before a restart (answered segments
+        are not asked again: the desk knows them)."""
+        for folder in self._queue_dirs():
+            for batch in self.files.waiting(folder):
+                self.desk.submit(batch.segments, folder.name, batch.env, batch.classes)
 
     def _answered_ids(self) -> tuple[list[str], list[str]]:
         rated: list[str] = []
@@ -129,11 +144,14 @@ class DeskService:
     def _write_rating(self, segment: Segments, rating: HumanRating) -> None:
         answers = self._answers_of(rating.queue)  # loaded before the new file lands
         notes = self._annotations_of([rating])
-        RatedStore(self._queue_dir(rating.queue)).append(segment, np.array([rating.label]), notes)
+        store = RatedStore(self._queue_dir(rating.queue), mirror=self.files.mirror)
+        store.append(segment, np.array([rating.label]), notes)
         answers.add(segment, rating.label, notes)
 
     def _write_answer(self, answer: Answer) -> None:
-        LabelLog(self._queue_dir(answer.queue)).append(answer)
+        log = LabelLog(self._queue_dir(answer.queue))
+        log.append(answer)
+        self.files.keep(log.path)
 
     def _write_skip(self, segment_id: str, queue: str) -> None:
         answers = self._answers_of(queue)
@@ -143,6 +161,7 @@ class DeskService:
             handle.write(segment_id + "\n")
             handle.flush()
             os.fsync(handle.fileno())
+        self.files.keep(path)
         answers.skipped.append(segment_id)
 
     def _answers_of(self, queue: str) -> QueueAnswers:
@@ -162,6 +181,7 @@ class DeskService:
                                        "links": links}))  # fmt: skip
         os.chmod(partial, 0o600)  # the token lets whoever reads it rate
         partial.replace(self.root / PAGE_FILE)
+        self.files.keep(self.root / PAGE_FILE)  # a person finds the page of a moved desk
 
     # -- what trials ask ----------------------------------------------------------
     def url(self) -> str:
@@ -180,7 +200,10 @@ class DeskService:
         folder = self._queue_dir(queue)  # a bad name fails here, before anything is queued
         if not (folder / SESSION_FILE).exists():
             check_session(folder, env, classes, rating_range)
-        return self.desk.submit(segments, queue, env, classes)
+            self.files.keep(folder / SESSION_FILE)
+        ids = self.desk.submit(segments, queue, env, classes)
+        self.files.save_waiting(folder, segments, env, classes)  # before the trial hears back
+        return ids
 
     def answers(self, queue: str) -> dict[str, Any]:
         """Every answer given for `queue`: rated segments with labels and annotations,
@@ -189,16 +212,18 @@ class DeskService:
         return {**answers.as_dict(), "pending": self.desk.pending_in(queue)}
 
     def withdraw(self, queue: str) -> int:
+        self.files.drop_waiting(self._queue_dir(queue))
         return self.desk.withdraw(queue)
 
     def ping(self) -> bool:
         return True
 
 
-def get_desk(root: Path, host: str, port: int) -> Any:
+def get_desk(where: str | Path, host: str, port: int) -> Any:
     """The cluster's rating desk: the running one, or a new one serving on host:port
-    with its answers under `root` (an existing root's answers are loaded).
-    RenderingUnavailable (one line) where no OpenGL backend renders on this node."""
+    with its answers kept at `where`, a local folder or a storage URI (what is
+    there already is loaded). RenderingUnavailable (one line) where no OpenGL
+    backend renders on this node."""
     from rbrl_ray.human.gl_backend import choose_backend
 
     backend = choose_backend()  # here, so a trial fails with the reason, not a page of 500s
@@ -211,10 +236,14 @@ def get_desk(root: Path, host: str, port: int) -> Any:
             num_cpus=0,  # it waits for a person; rendering is short and rare
             lifetime="detached",  # outlives the trial that started it; others queue into it
             max_restarts=-1,  # started again (same root: every answer kept) if it dies
+            max_task_retries=-1,  # a trial's call in flight then is answered by the new one
+            # not in the placement group of the trial that starts it: Ray kills an actor
+            # with its group, and this one outlives the trial
+            scheduling_strategy="DEFAULT",
             # its own worker process, with the backend set before dm_control's import
             runtime_env={"env_vars": {"MUJOCO_GL": backend}},
         )
-        .remote(str(root), host, port)
+        .remote(str(where), host, port)
     )
     ray.get(actor.ping.remote())
     return actor

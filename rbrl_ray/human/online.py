@@ -44,7 +44,7 @@ class HumanRater:
         queue: str,
         env: str,
         classes: int,
-        desk_root: Path,
+        desk_root: str | Path,
         host: str,
         port: int,
         rating_range: tuple[float, float] | None = None,
@@ -89,6 +89,7 @@ class HumanRater:
         last_report = time.monotonic()
         while (answers := self._answers())["pending"]:
             if time.monotonic() - last_report > REPORT_EVERY_S:
+                self.url = ray.get(self.desk.url.remote())  # a desk that moved serves elsewhere
                 print(f"{self.queue}: waiting for {answers['pending']} ratings at {self.url}",
                       flush=True)  # fmt: skip
                 last_report = time.monotonic()

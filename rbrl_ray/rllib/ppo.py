@@ -324,7 +324,7 @@ class RatingPPO(PPO):
         extras = self.config.learner_config_dict
         root = Path(extras.get(RATING_DIR_KEY) or trial_ratings_dir(self))
         mirror = None if extras.get(RATING_DIR_KEY) else trial_ratings_mirror(self, root)
-        desk = Path(extras.get(DESK_DIR_KEY) or root.parent / "rating_desk")
+        desk = extras.get(DESK_DIR_KEY) or str(root.parent / "rating_desk")  # or a URI
         # the trial's queue on a shared rating desk: Tune's trial id survives restores
         self.service = ServiceKeeper(
             spec, root, self.trial_id, desk, self._attach_service, mirror=mirror

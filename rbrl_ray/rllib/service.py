@@ -62,7 +62,7 @@ class RatingService:
         self.human: HumanRater | None = None
         if self.spec.rater == "human":
             page = self.spec.rating_page
-            where = Path(desk_root) if desk_root else Path(root).parent / "rating_desk"
+            where = desk_root or str(Path(root).parent / "rating_desk")
             self.human = HumanRater(queue, self.spec.env, self.spec.classes, where, page.host,
                                     page.port, tuple(self.spec.rating_range))  # fmt: skip
         self.trainer = RewardTrainer(

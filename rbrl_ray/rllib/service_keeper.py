@@ -46,7 +46,7 @@ def start_rating_service(
     spec: ExperimentSpec,
     root: Path,
     queue: str = "trial",
-    desk_root: Path | None = None,
+    desk_root: str | None = None,
     mirror: StorageMirror | None = None,
 ) -> Any:
     """The trial's RatingService actor, placed in the trial's own bundle when it has one.
@@ -67,9 +67,7 @@ def start_rating_service(
     actor = (
         ray.remote(RatingService)
         .options(**options)
-        .remote(
-            spec.model_dump(mode="json"), str(root), queue, desk_root and str(desk_root), mirror
-        )  # fmt: skip
+        .remote(spec.model_dump(mode="json"), str(root), queue, desk_root, mirror)  # fmt: skip
     )
     ray.get(actor.ping.remote())
     return actor
@@ -83,7 +81,7 @@ class ServiceKeeper:
         spec: ExperimentSpec,
         root: Path,
         queue: str,
-        desk_root: Path,
+        desk_root: str,
         on_new_actor: Callable[[Any], None],
         mirror: StorageMirror | None = None,
     ) -> None:

@@ -67,9 +67,7 @@ def trial_ratings_dir(trainable: Any) -> Path:
         return working
     if isinstance(storage.storage_filesystem, pyarrow.fs.LocalFileSystem):
         return Path(storage.trial_fs_path) / "ratings"
-    stored = f"{storage.trial_fs_path}/ratings"
-    info = storage.storage_filesystem.get_file_info(stored)
-    if info.type == pyarrow.fs.FileType.Directory:
-        logger.info("copying the trial's stored ratings down from %s", stored)
-        pyarrow.fs.copy_files(stored, str(working), source_filesystem=storage.storage_filesystem)
+    mirror = StorageMirror(storage.storage_filesystem, f"{storage.trial_fs_path}/ratings", working)
+    if mirror.copy_down():
+        logger.info("copied the trial's stored ratings down from %s", mirror.remote_root)
     return working

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.feedback.mirror import is_remote, join_uri
 from rbrl_ray.validation import ConfigError
 
 
@@ -35,7 +36,7 @@ def new_tuner(
     grid = [spec.model_dump(mode="json") for spec in specs]
     extras: dict[str, Any] = {SPEC_KEY: tune.grid_search(grid)}
     if any(spec.rater == "human" for spec in specs):
-        extras[DESK_DIR_KEY] = str(desk_dir(storage, name))  # one desk root for every trial
+        extras[DESK_DIR_KEY] = desk_dir(storage, name)  # one desk root for every trial
     param_space = RatingPPOConfig.from_spec(specs[0]).learners(learner_config_dict=extras)
     return tune.Tuner(
         RatingPPO,
@@ -65,12 +66,12 @@ def new_tuner(
     )
 
 
-def desk_dir(storage: str, name: str) -> Path:
-    """Where the rating desk of run `name` keeps a person's answers: beside the run
-    when storage is a local folder, else in the desk node's home folder."""
-    if "://" not in storage or storage.startswith("file://"):
-        return Path(storage.removeprefix("file://")) / name / "rating_desk"
-    return Path.home() / "rbrl_ray_rating_desk" / name
+def desk_dir(storage: str, name: str) -> str:
+    """Where the rating desk of run `name` keeps a person's answers: beside the run,
+    in a local folder or in remote storage (human/desk_files.py)."""
+    if is_remote(storage):
+        return join_uri(storage, name, "rating_desk")
+    return str(Path(storage.removeprefix("file://")) / name / "rating_desk")
 
 
 def check_restorable(path: Path) -> None:
