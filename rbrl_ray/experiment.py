@@ -242,6 +242,12 @@ class PPOSettings(StrictModel):
     envs_per_runner: int = Field(
         8, ge=1, description="vectorised envs per runner (RbRL's walker script: 32)"
     )
+    placement: Literal["PACK", "SPREAD"] = Field(
+        "PACK",
+        description="where a trial's pieces (its process, EnvRunners, rating service) go "
+        "on a cluster: PACK, on one node where they fit; SPREAD, across nodes (RLlib's "
+        "placement_strategy)",
+    )
 
 
 #: Named PPO presets. "small" is for tests: the same machinery with tiny batches

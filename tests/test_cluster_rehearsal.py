@@ -146,7 +146,8 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
     config = write_sweep(
         tmp_path, "nodeloss", methods=["ours"], timesteps=9000, checkpoint_every=3,
         max_failures=2, schedule=SCHEDULE, evaluation={"episodes": 0},
-        ppo={"num_env_runners": 1, "env_runner_cpus": 1.0, "learner_cpus": 0.5},
+        ppo={"num_env_runners": 1, "env_runner_cpus": 1.0, "learner_cpus": 0.5,
+             "placement": "SPREAD"},
         service_cpus=0.5,
     )  # fmt: skip
     log, local = tmp_path / "job.log", tmp_path / "downloaded"
@@ -175,7 +176,10 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
         s3.stop()
 
     (trial,) = [p for p in local.iterdir() if (p / "params.json").exists()]
-    last = json.loads((trial / "result.json").read_text().splitlines()[-1])
+    first, *_, last = [json.loads(row) for row in (trial / "result.json").read_text().splitlines()]
+    # spread: the trial's process and its EnvRunner on the two workers, the service on one
+    pieces = [first[f"nodes/{piece}"] for piece in ("trial", "env_runners", "rating_service")]
+    assert first["nodes/trial"] != first["nodes/env_runners"] and len(set(pieces)) == 2
     assert last["nodes/trial"] != killed  # it finished on the other worker
     state = checkpoint_service_state(max(trial.glob("checkpoint_*")))
     counts = assert_ratings_intact(trial / "ratings", state, "worker node killed")
@@ -276,4 +280,5 @@ def test_the_rating_desks_node_dies_and_the_desk_comes_back_with_every_answer(tm
     segments, _ = RatedStore(lineages(trial / "ratings")[-1]).load()
     assert sorted(segment_ids(segments)) == sorted(person.answered)  # every answer, once
     (queue,) = (local / "rating_desk" / "queues").iterdir()
+    assert queue.name == trial.name  # the trial's own queue (not Tune's "default" id)
     assert len(LabelLog(queue).read()) == len(person.answered) == counts["final"]

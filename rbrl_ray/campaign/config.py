@@ -65,6 +65,7 @@ ADDED_LATER: dict[str, object] = {
     "adam": "foreach",
     "filter_merge": "rllib",
     "freeze_observation_stats_at": None,
+    "placement": SPEED_ONLY,
 }
 # The same for settings of the spec itself, and of its rating schedule.
 ADDED_LATER_TO_SPEC: dict[str, object] = {

@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 import ray
+from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.feedback.store import RatedStore
@@ -237,9 +238,13 @@ def get_desk(where: str | Path, host: str, port: int) -> Any:
             lifetime="detached",  # outlives the trial that started it; others queue into it
             max_restarts=-1,  # started again (same root: every answer kept) if it dies
             max_task_retries=-1,  # a trial's call in flight then is answered by the new one
-            # not in the placement group of the trial that starts it: Ray kills an actor
-            # with its group, and this one outlives the trial
-            scheduling_strategy="DEFAULT",
+            # on the node of the trial that starts it (it renders there; Ray would put an
+            # actor that reserves nothing on a head that only schedules), and not in
+            # that trial's placement group: Ray kills an actor with its group, and this
+            # one outlives the trial. Soft: restarted anywhere when that node is gone.
+            scheduling_strategy=NodeAffinitySchedulingStrategy(
+                ray.get_runtime_context().get_node_id(), soft=True
+            ),
             # its own worker process, with the backend set before dm_control's import
             runtime_env={"env_vars": {"MUJOCO_GL": backend}},
         )

@@ -54,6 +54,7 @@ from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
 from rbrl_ray.rllib.service_keeper import ServiceKeeper, service_bundle
 from rbrl_ray.rllib.tune_restore import (
+    trial_queue,
     trial_ratings_dir,
     trial_ratings_mirror,
     without_placeholders,
@@ -97,6 +98,7 @@ SPEC_OWNED: dict[str, str] = {
     "_model_config": "ppo (hidden, activation, free_log_std, init)",
     "_rl_module_spec": "ppo.init",
     "num_gpus_per_learner": "ppo.num_gpus_per_learner",
+    "placement_strategy": "ppo.placement",
     "evaluation_interval": "evaluation.every, evaluation.episodes",
     "evaluation_duration": "evaluation.episodes",
 }
@@ -215,7 +217,7 @@ class RatingPPOConfig(PPOConfig):
                 num_cpus_per_learner=p.learner_cpus,  # the learner runs in the main process
                 learner_config_dict={SPEC_KEY: spec.model_dump(mode="json")},
             )
-            .resources(num_cpus_for_main_process=p.learner_cpus)
+            .resources(num_cpus_for_main_process=p.learner_cpus, placement_strategy=p.placement)
             .evaluation(**evaluation_config(spec.evaluation))
             .debugging(seed=spec.seed)
         )
@@ -253,6 +255,7 @@ OWNED_LATER = (
     "num_cpus_per_env_runner",
     "num_cpus_for_main_process",
     "num_cpus_per_learner",
+    "placement_strategy",
 )
 
 
@@ -325,9 +328,8 @@ class RatingPPO(PPO):
         root = Path(extras.get(RATING_DIR_KEY) or trial_ratings_dir(self))
         mirror = None if extras.get(RATING_DIR_KEY) else trial_ratings_mirror(self, root)
         desk = extras.get(DESK_DIR_KEY) or str(root.parent / "rating_desk")  # or a URI
-        # the trial's queue on a shared rating desk: Tune's trial id survives restores
         self.service = ServiceKeeper(
-            spec, root, self.trial_id, desk, self._attach_service, mirror=mirror
+            spec, root, trial_queue(self), desk, self._attach_service, mirror=mirror
         )
 
     def _attach_service(self, service: Any) -> None:

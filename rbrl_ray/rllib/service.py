@@ -170,6 +170,8 @@ class RatingService:
 
     def _query(self, count: int) -> None:
         candidates = Segments.concat(self.pool)
+        if self.human is not None:
+            candidates = self._not_rated(candidates)
         chosen = self._select(candidates, min(count, len(candidates)))
         if self.human is None:
             used = chosen
@@ -180,7 +182,9 @@ class RatingService:
             # a person: answers given before (a restart) first, then the page; blocks
             known = set(segment_ids(self.rated))
             answers = self.human.rate(candidates.take(chosen), count, known)
-            used = chosen[: answers.asked]
+            answered = set() if answers.segments is None else set(segment_ids(answers.segments))
+            in_answers = [i for i, s in enumerate(segment_ids(candidates)) if s in answered]
+            used = np.union1d(chosen[: answers.asked], np.array(in_answers, np.int64))
             segments, labels, notes = answers.segments, answers.labels, answers.annotations
         keep = np.setdiff1d(np.arange(len(candidates)), used)
         self.pool = [candidates.take(keep)] if len(keep) else []
@@ -188,6 +192,17 @@ class RatingService:
             self.store.append(segments, labels, notes, queries=self.queries_done)
             queries = np.full(len(labels), self.queries_done, np.int64)
             self._add_ratings(segments, labels, queries, notes)
+
+    def _not_rated(self, candidates: Segments) -> Segments:
+        """`candidates` without the segments this trial has ratings of. A trial that
+        starts again where an earlier attempt rated (no checkpoint yet) samples those
+        segments again; the desk would not ask a person twice, so a query choosing them
+        would come back short."""
+        known = set(segment_ids(self.rated))
+        fresh = [i for i, s in enumerate(segment_ids(candidates)) if s not in known]
+        if len(fresh) == len(candidates):
+            return candidates
+        return candidates.take(np.array(fresh, np.int64))
 
     def _add_ratings(
         self,

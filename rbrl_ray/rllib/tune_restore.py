@@ -38,6 +38,16 @@ def without_placeholders(config: dict[str, Any]) -> dict[str, Any]:
     return {key: value for key, value in config.items() if not _holds_placeholder(value)}
 
 
+def trial_queue(trainable: Any) -> str:
+    """The trial's queue on the rating desk: under Tune its folder name (unique in the
+    run, the same for every attempt); else the trainable's id. Not `trial_id` under
+    Tune: inside an Algorithm it is "default" for every trial, so a sweep's trials
+    would share one queue and take each other's answers."""
+    storage = getattr(trainable, "_storage", None)
+    name = storage.trial_dir_name if storage is not None else None
+    return name or trainable.trial_id
+
+
 def trial_ratings_mirror(trainable: Any, working: Path) -> StorageMirror | None:
     """With remote storage, the mirror that uploads each rated-store file written under
     `working` to the trial's ratings folder in storage as it is written; None with
