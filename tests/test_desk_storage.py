@@ -1,13 +1,16 @@
-"""The rating desk of a sweep with remote storage keeps its record in the bucket: a
-desk whose node and disk are lost comes back (Ray restarts it) from storage alone,
-with every answer given and every segment a trial still waits for back on the
-page, and nothing answered is shown again."""
+"""The rating desk's record. With remote storage it is kept in the bucket: a desk
+whose node and disk are lost comes back (Ray restarts it) from storage alone, with
+every answer given and every segment a trial still waits for back on the page, and
+nothing answered is shown again. And a trial told that nothing waits has every
+answer (a race the cluster rehearsal found)."""
 
 from __future__ import annotations
 
 import json
 import os
 import shutil
+import threading
+import time
 
 import httpx
 import numpy as np
@@ -15,10 +18,13 @@ import pytest
 import ray
 
 from rbrl_ray.feedback.segments import segment_ids
+from rbrl_ray.human.desk import RatingDesk
 from rbrl_ray.human.desk_files import DeskFiles, desk_folders
+from rbrl_ray.human.desk_record import DeskRecord
 from rbrl_ray.human.online import HumanRater
 from rbrl_ray.reward_bench.scripted import collect_segments
 from tests.s3_server import ACCESS, start_s3_server
+from tests.test_rating_desk import segments as random_segments
 
 pytestmark = pytest.mark.slow
 
@@ -96,8 +102,12 @@ def test_a_desk_whose_node_is_lost_comes_back_from_the_bucket(s3_and_ray):
 
         # the node goes, and its disk with it: Ray starts the desk again elsewhere
         shutil.rmtree(desk_folders(where)[0])
+        old_page = stored_json(s3, "runs/h/rating_desk/page.json")["url"]
         ray.kill(rater.desk, no_restart=False)
-        assert ray.get(rater.desk.ping.remote())  # answered once the new desk has started
+        deadline = time.monotonic() + 120
+        while stored_json(s3, "runs/h/rating_desk/page.json")["url"] == old_page:
+            assert time.monotonic() < deadline, "the desk did not come back"
+            time.sleep(0.2)
         after = answer(s3, "runs/h/rating_desk", 10)  # page.json names the new page
         assert sorted(first + after) == sorted(segment_ids(segments))  # none shown twice
 
@@ -107,3 +117,30 @@ def test_a_desk_whose_node_is_lost_comes_back_from_the_bucket(s3_and_ray):
         assert got.labels.tolist() == [int(s, 16) % 3 for s in segment_ids(got.segments)]
     finally:
         stop_desk()
+
+
+def test_a_trial_told_nothing_waits_has_every_answer(tmp_path):
+    """A trial's poll read the answers, then the query's last rating finished (its
+    upload took a while), then 0 pending: the trial took 9 of 10 ratings. The record
+    counts what waits first, so the rating being written is waited for."""
+    files = DeskFiles(tmp_path / "desk")
+    record = DeskRecord(files)
+    uploading, uploaded = threading.Event(), threading.Event()
+
+    def slow_upload(path) -> None:  # the label log's upload, inside the desk's lock
+        uploading.set()
+        uploaded.wait(timeout=30)
+
+    files.keep = slow_upload
+    desk = RatingDesk(record.write_rating, on_answer=record.write_answer)
+    (segment_id,) = desk.submit(random_segments(1), "trial", "cartpole-balance", 3)
+    rating = threading.Thread(target=desk.rate, args=(segment_id, 2, "ada", 1.0))
+    rating.start()
+    assert uploading.wait(timeout=30)
+    polled: dict = {}
+    poll = threading.Thread(target=lambda: polled.update(record.answers("trial", desk.pending_in)))
+    poll.start()
+    time.sleep(0.3)  # the poll is under way while the rating is being written
+    uploaded.set()
+    rating.join(timeout=30), poll.join(timeout=30)
+    assert polled["pending"] == 0 and polled["rated"][1].tolist() == [2]

@@ -15,66 +15,23 @@ from __future__ import annotations
 
 import json
 import os
-import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import ray
 from ray.util.scheduling_strategies import NodeAffinitySchedulingStrategy
 
-from rbrl_ray.feedback.segments import Segments, segment_ids
-from rbrl_ray.feedback.store import RatedStore
+from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.human.annotators import DEFAULT_ANNOTATOR, Roster
-from rbrl_ray.human.desk import HumanRating, RatingDesk
+from rbrl_ray.human.desk import RatingDesk
 from rbrl_ray.human.desk_files import DeskFiles, desk_folders
-from rbrl_ray.human.labels import Answer, LabelLog
+from rbrl_ray.human.desk_record import DeskRecord
 from rbrl_ray.human.offline import SESSION_FILE, check_session
 
 DESK_NAME = "rbrl_ray_rating_desk"
 DESK_NAMESPACE = "rbrl_ray"
 PAGE_FILE = "page.json"  # the page's URL and token, for the person (and the tests)
 TOKEN_ENV = "RBRL_RATING_TOKEN"  # the first annotator's token, instead of a random one
-QUEUE_NAME = re.compile(r"^[A-Za-z0-9_.-]{1,128}$")
-
-
-@dataclass
-class QueueAnswers:
-    """A queue's answers so far, as on disk."""
-
-    segments: list[Segments] = field(default_factory=list)
-    labels: list[int] = field(default_factory=list)
-    annotations: list[dict[str, np.ndarray]] = field(default_factory=list)
-    skipped: list[str] = field(default_factory=list)
-
-    @classmethod
-    def load(cls, folder: Path) -> QueueAnswers:
-        answers = cls()
-        store = RatedStore(folder)
-        loaded = store.load()
-        if loaded is not None:
-            answers.segments.append(loaded[0])
-            answers.labels += loaded[1].tolist()
-            answers.annotations.append(store.annotations())
-        skips = folder / "skipped.txt"
-        answers.skipped = skips.read_text().split() if skips.exists() else []
-        return answers
-
-    def add(self, segment: Segments, label: int, notes: dict[str, np.ndarray]) -> None:
-        self.segments.append(segment)
-        self.labels.append(label)
-        self.annotations.append(notes)
-
-    def as_dict(self) -> dict[str, Any]:
-        if not self.labels:
-            return {"rated": None, "annotations": None, "skipped": list(self.skipped)}
-        notes = {
-            name: np.concatenate([a[name] for a in self.annotations])
-            for name in self.annotations[0]
-        }
-        rated = (Segments.concat(self.segments), np.array(self.labels, np.int64))
-        return {"rated": rated, "annotations": notes, "skipped": list(self.skipped)}
 
 
 class DeskService:
@@ -83,29 +40,27 @@ class DeskService:
     def __init__(self, where: str, host: str, port: int) -> None:
         from rbrl_ray.human.app import Videos, make_app
         from rbrl_ray.human.gl_backend import enable_rendering
-        from rbrl_ray.human.offline import annotations_of
         from rbrl_ray.human.server import ThreadedServer
 
         enable_rendering()  # the backend get_desk chose, in this worker's MUJOCO_GL
         root, remote = desk_folders(where)  # resolved here: a restart may be on another node
         self.files = DeskFiles(root, remote)
+        self.record = DeskRecord(self.files)
         self.root = root
-        self._annotations_of = annotations_of
-        self._queues: dict[str, QueueAnswers] = {}  # read from disk once, then kept up to date
-        rated, skipped = self._answered_ids()
+        rated, skipped = self.record.answered_ids()
         # more annotators: python -m rbrl_ray.rate --annotators NAMES --out ROOT
         self.roster = Roster(self.root)
         first = self.roster.active() or [DEFAULT_ANNOTATOR]
         self.token = self.roster.add(first[0], os.environ.get(TOKEN_ENV) or None).token
         self.files.keep(self.roster.path)
         self.desk = RatingDesk(
-            self._write_rating,
+            self.record.write_rating,
             rated,
-            self._write_skip,
+            self.record.write_skip,
             skipped,
-            on_answer=self._write_answer,
+            on_answer=self.record.write_answer,
             active_annotators=lambda: len(self.roster.active()),
-            earlier=[a for q in self._queue_dirs() for a in LabelLog(q).read()],
+            earlier=self.record.earlier_answers(),
         )
         self._put_back_waiting()
         app = make_app(self.desk, Videos(self.root / "videos"), self.roster)
@@ -114,61 +69,12 @@ class DeskService:
         self._write_page_file()
         print(f"rating desk: rate segments at {self.page_url}", flush=True)
 
-    # -- on disk ------------------------------------------------------------------
-    def _queue_dir(self, queue: str) -> Path:
-        if not QUEUE_NAME.match(queue):
-            raise ValueError(f"queue names are [A-Za-z0-9_.-]{{1,128}}, got {queue!r}")
-        return self.root / "queues" / queue
-
-    def _queue_dirs(self) -> list[Path]:
-        return sorted((self.root / "queues").glob("*"))
-
     def _put_back_waiting(self) -> None:
         """Queue again every batch trials queued before a restart (answered segments
         are not asked again: the desk knows them)."""
-        for folder in self._queue_dirs():
+        for folder in self.record.queue_dirs():
             for batch in self.files.waiting(folder):
                 self.desk.submit(batch.segments, folder.name, batch.env, batch.classes)
-
-    def _answered_ids(self) -> tuple[list[str], list[str]]:
-        rated: list[str] = []
-        skipped: list[str] = []
-        for folder in self._queue_dirs():
-            loaded = RatedStore(folder).load()
-            if loaded is not None:
-                rated += segment_ids(loaded[0])
-            skips = folder / "skipped.txt"
-            if skips.exists():
-                skipped += skips.read_text().split()
-        return rated, skipped
-
-    def _write_rating(self, segment: Segments, rating: HumanRating) -> None:
-        answers = self._answers_of(rating.queue)  # loaded before the new file lands
-        notes = self._annotations_of([rating])
-        store = RatedStore(self._queue_dir(rating.queue), mirror=self.files.mirror)
-        store.append(segment, np.array([rating.label]), notes)
-        answers.add(segment, rating.label, notes)
-
-    def _write_answer(self, answer: Answer) -> None:
-        log = LabelLog(self._queue_dir(answer.queue))
-        log.append(answer)
-        self.files.keep(log.path)
-
-    def _write_skip(self, segment_id: str, queue: str) -> None:
-        answers = self._answers_of(queue)
-        path = self._queue_dir(queue) / "skipped.txt"
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with open(path, "a") as handle:
-            handle.write(segment_id + "\n")
-            handle.flush()
-            os.fsync(handle.fileno())
-        self.files.keep(path)
-        answers.skipped.append(segment_id)
-
-    def _answers_of(self, queue: str) -> QueueAnswers:
-        if queue not in self._queues:
-            self._queues[queue] = QueueAnswers.load(self._queue_dir(queue))
-        return self._queues[queue]
 
     def _write_page_file(self) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
@@ -198,7 +104,7 @@ class DeskService:
     ) -> list[str]:
         """Queue a trial's segments; the queue's folder records its env, classes and
         the trial's rating range (for `rate --status`'s synthetic comparison)."""
-        folder = self._queue_dir(queue)  # a bad name fails here, before anything is queued
+        folder = self.record.queue_dir(queue)  # a bad name fails here, before anything is queued
         if not (folder / SESSION_FILE).exists():
             check_session(folder, env, classes, rating_range)
             self.files.keep(folder / SESSION_FILE)
@@ -209,11 +115,10 @@ class DeskService:
     def answers(self, queue: str) -> dict[str, Any]:
         """Every answer given for `queue`: rated segments with labels and annotations,
         and the ids of skipped ones; `pending`: how many still wait on the page."""
-        answers = self._answers_of(queue)
-        return {**answers.as_dict(), "pending": self.desk.pending_in(queue)}
+        return self.record.answers(queue, self.desk.pending_in)
 
     def withdraw(self, queue: str) -> int:
-        self.files.drop_waiting(self._queue_dir(queue))
+        self.files.drop_waiting(self.record.queue_dir(queue))
         return self.desk.withdraw(queue)
 
     def ping(self) -> bool:
