@@ -254,6 +254,7 @@ def test_the_rating_desks_node_dies_and_the_desk_comes_back_with_every_answer(tm
             time.sleep(0.3)
         desk_node = cluster.node_running("DeskService")
         trial_node = cluster.node_running("RatingPPO")
+        print("service on", cluster.node_running("RatingService"), "desk on", desk_node, flush=True)
         cluster.kill_node(desk_node, trials_there=desk_node == trial_node)
         print(
             f"killed {desk_node} (the desk's; the trial's: {trial_node}) with "

@@ -100,10 +100,14 @@ def test_a_desk_whose_node_is_lost_comes_back_from_the_bucket(s3_and_ray):
         labels_log = [p for p in s3.files("runs/h") if p.endswith("labels.jsonl")]
         assert len(first) == 2 and len(labels_log) == 1  # each answer is in the bucket
 
-        # the node goes, and its disk with it: Ray starts the desk again elsewhere
+        # the node goes for good, and its disk with it; the trial, waiting for the
+        # query's two other answers, finds the desk gone and starts it again
         shutil.rmtree(desk_folders(where)[0])
         old_page = stored_json(s3, "runs/h/rating_desk/page.json")["url"]
-        ray.kill(rater.desk, no_restart=False)
+        ray.kill(rater.desk, no_restart=True)
+        got = {}
+        waiting = threading.Thread(target=lambda: got.update(a=rater.rate(segments, 4, set())))
+        waiting.start()
         deadline = time.monotonic() + 120
         while stored_json(s3, "runs/h/rating_desk/page.json")["url"] == old_page:
             assert time.monotonic() < deadline, "the desk did not come back"
@@ -111,10 +115,11 @@ def test_a_desk_whose_node_is_lost_comes_back_from_the_bucket(s3_and_ray):
         after = answer(s3, "runs/h/rating_desk", 10)  # page.json names the new page
         assert sorted(first + after) == sorted(segment_ids(segments))  # none shown twice
 
-        got = rater.rate(segments, 4, used=set())  # the trial's handle reaches the new desk
-        assert got.asked == 0
-        assert sorted(segment_ids(got.segments)) == sorted(segment_ids(segments))
-        assert got.labels.tolist() == [int(s, 16) % 3 for s in segment_ids(got.segments)]
+        waiting.join(timeout=120)
+        answers = got["a"]  # all four: two from storage, two asked before the loss
+        assert answers.asked == 0
+        assert sorted(segment_ids(answers.segments)) == sorted(segment_ids(segments))
+        assert answers.labels.tolist() == [int(s, 16) % 3 for s in segment_ids(answers.segments)]
     finally:
         stop_desk()
 

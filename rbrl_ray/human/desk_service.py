@@ -143,12 +143,14 @@ def get_desk(where: str | Path, host: str, port: int) -> Any:
             lifetime="detached",  # outlives the trial that started it; others queue into it
             max_restarts=-1,  # started again (same root: every answer kept) if it dies
             max_task_retries=-1,  # a trial's call in flight then is answered by the new one
-            # on the node of the trial that starts it (it renders there; Ray would put an
-            # actor that reserves nothing on a head that only schedules), and not in
-            # that trial's placement group: Ray kills an actor with its group, and this
-            # one outlives the trial. Soft: restarted anywhere when that node is gone.
+            # on the node of the trial that starts it (it renders there), bound to it:
+            # Ray's soft affinity let a desk with a runtime env land on a head that only
+            # schedules. Not in that trial's placement group: Ray kills an actor with its
+            # group, and this one outlives the trial. When the node is gone the desk
+            # cannot start again there; the trial that finds it so starts a new one on its
+            # own node (online.HumanRater), which takes over the desk's folder.
             scheduling_strategy=NodeAffinitySchedulingStrategy(
-                ray.get_runtime_context().get_node_id(), soft=True
+                ray.get_runtime_context().get_node_id(), soft=False
             ),
             # its own worker process, with the backend set before dm_control's import
             runtime_env={"env_vars": {"MUJOCO_GL": backend}},

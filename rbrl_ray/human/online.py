@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import ray
+from ray.exceptions import ActorDiedError, ActorUnschedulableError
 
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.human.desk_service import get_desk
@@ -51,8 +52,21 @@ class HumanRater:
     ):
         self.queue, self.env, self.classes = queue, env, classes
         self.rating_range = rating_range
-        self.desk = get_desk(desk_root, host, port)
-        self.url = ray.get(self.desk.url.remote())
+        self._get_desk = lambda: get_desk(desk_root, host, port)
+        self.desk = self._get_desk()
+        self.url = self._call("url")
+
+    def _call(self, method: str, *args: Any) -> Any:
+        """`desk.method(*args)`. A desk whose node is gone cannot be restarted where it
+        was (it is bound to its node): the first trial to find it gone starts it again
+        on its own node, from its folder in storage, and repeats the call."""
+        try:
+            return ray.get(getattr(self.desk, method).remote(*args))
+        except (ActorUnschedulableError, ActorDiedError):
+            self.desk = self._get_desk()
+            self.url = ray.get(self.desk.url.remote())
+            print(f"{self.queue}: the rating desk moved to {self.url}", flush=True)
+            return ray.get(getattr(self.desk, method).remote(*args))
 
     def rate(self, candidates: Segments, count: int, used: set[str]) -> Answers:
         """Up to `count` rated segments whose ids are not in `used` (the trial's
@@ -63,8 +77,7 @@ class HumanRater:
         asked = max(0, count - ready - answers["pending"])
         if asked:
             segments = candidates.take(slice(0, asked))
-            ray.get(self.desk.submit.remote(segments, self.queue, self.env, self.classes,
-                                            self.rating_range))  # fmt: skip
+            self._call("submit", segments, self.queue, self.env, self.classes, self.rating_range)
             print(f"{self.queue}: {asked} segments wait for a rating at {self.url}", flush=True)
         answers = self._wait_until_answered()
         index = self._unused(answers, used)[:count]
@@ -75,7 +88,7 @@ class HumanRater:
         return Answers(segments.take(index), labels[index], notes, asked)
 
     def _answers(self) -> dict[str, Any]:
-        return ray.get(self.desk.answers.remote(self.queue))
+        return self._call("answers", self.queue)
 
     @staticmethod
     def _unused(answers: dict[str, Any], used: set[str]) -> np.ndarray:
@@ -89,7 +102,7 @@ class HumanRater:
         last_report = time.monotonic()
         while (answers := self._answers())["pending"]:
             if time.monotonic() - last_report > REPORT_EVERY_S:
-                self.url = ray.get(self.desk.url.remote())  # a desk that moved serves elsewhere
+                self.url = self._call("url")  # a desk restarted elsewhere serves elsewhere
                 print(f"{self.queue}: waiting for {answers['pending']} ratings at {self.url}",
                       flush=True)  # fmt: skip
                 last_report = time.monotonic()
@@ -98,4 +111,4 @@ class HumanRater:
 
     def withdraw(self) -> None:
         """Take this trial's segments off the page (the trial ended)."""
-        ray.get(self.desk.withdraw.remote(self.queue))
+        self._call("withdraw", self.queue)
