@@ -51,9 +51,9 @@ class LocalCluster:
         self.root = root
         self.env = {**os.environ, **ACCESS, "RAY_AUTH_MODE": "token", "RAY_TMPDIR": str(root),
                     "PATH": f"{BIN}:{os.environ['PATH']}"}  # fmt: skip
-        self.names = ("head", "worker1", "worker2")
         self.gcs, self.dashboard = free_port(), free_port()
         self.node_manager_ports: dict[str, int] = {}
+        self.node_ids: dict[str, str] = {}  # the nodes' Ray ids, by name (a dead one's too)
 
     def _start(self, name: str, *args: str) -> None:
         manager = free_port()
@@ -69,6 +69,8 @@ class LocalCluster:
         done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         self.node_manager_ports[name] = manager
+        raylet = " ".join(self.raylet(name).cmdline())
+        self.node_ids[name] = raylet.split("--node_id=")[1].split()[0]
 
     def start(self) -> LocalCluster:
         dashboard = ["--dashboard-port", str(self.dashboard), "--dashboard-host", "127.0.0.1"]
@@ -87,10 +89,6 @@ class LocalCluster:
             if port in " ".join(process.info["cmdline"] or []):
                 return process
         raise AssertionError(f"no raylet of {name}")
-
-    def node_id(self, name: str) -> str:
-        cmdline = " ".join(self.raylet(name).cmdline())
-        return cmdline.split("--node_id=")[1].split()[0]
 
     def kill_node(self, name: str, trials_there: bool) -> None:
         """SIGKILL the node's raylet and every process under it (its workers, agents),
@@ -127,7 +125,7 @@ class LocalCluster:
         )  # fmt: skip
         assert listed.returncode == 0, listed.stderr[-2000:]
         (node,) = {a["node_id"] for a in json.loads(listed.stdout) if a["class_name"] == class_name}
-        return next(name for name in self.names if self.node_id(name) == node)
+        return next(name for name, node_id in self.node_ids.items() if node_id == node)
 
     def stop(self) -> None:
         """Every process of this cluster (its temp folder is in their command lines)."""
@@ -164,7 +162,7 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
             assert job.poll() is None and time.monotonic() < deadline, log.read_text()[-3000:]
             time.sleep(0.5)
         victim = cluster.node_running("RatingPPO")
-        killed = cluster.node_id(victim)
+        killed = cluster.node_ids[victim]
         cluster.kill_node(victim, trials_there=True)
         print(f"killed {victim} with {queries()} queries in the bucket", flush=True)
         assert job.wait(timeout=1200) == 0, log.read_text()[-4000:]

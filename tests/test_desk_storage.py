@@ -148,4 +148,4 @@ def test_a_trial_told_nothing_waits_has_every_answer(tmp_path):
     time.sleep(0.3)  # the poll is under way while the rating is being written
     uploaded.set()
     rating.join(timeout=30), poll.join(timeout=30)
-    assert polled["pending"] == 0 and polled["rated"][1].tolist() == [2]
+    assert polled["waiting"] == [] and polled["rated"][1].tolist() == [2]

@@ -216,9 +216,10 @@ class RatingDesk:
             self._given[annotator, "skipped"] += 1
         return pending.queue
 
-    def pending_in(self, queue: str) -> int:
+    def pending_in(self, queue: str) -> list[str]:
+        """The ids of the segments of `queue` still waiting, oldest first."""
         with self._lock:
-            return sum(p.queue == queue for p in self._pending.values())
+            return [segment_id for segment_id, p in self._pending.items() if p.queue == queue]
 
     def progress(self, annotator: str | None = None) -> dict[str, int]:
         """Answers given this session and segments waiting: `annotator`'s, or everyone's."""

@@ -3,9 +3,9 @@ annotations, the label log, the skips), kept in the desk's folder (and in storag
 through DeskFiles) before the page hears back; and the answers a trial asks for.
 
 The page's threads write here while a trial's calls read, so the in-memory copy of
-each queue's answers is guarded by one lock, and `answers` reads the desk's pending
-count before the answers: the desk adds a rating to the record before it stops
-waiting for it, so a trial told "nothing pending" is never missing an answer.
+each queue's answers is guarded by one lock, and `answers` reads what still waits
+before the answers: the desk adds a rating to the record before it stops waiting
+for it, so a trial told "nothing waits" is never missing an answer.
 """
 
 from __future__ import annotations
@@ -128,13 +128,13 @@ class DeskRecord:
             answers.skipped.append(segment_id)
 
     # -- what trials read -----------------------------------------------------------
-    def answers(self, queue: str, pending_in: Callable[[str], int]) -> dict[str, Any]:
-        """Every answer given for `queue`, and `pending`: how many of its segments wait
-        (counted first: see the module docstring)."""
-        pending = pending_in(queue)
+    def answers(self, queue: str, waiting_in: Callable[[str], list[str]]) -> dict[str, Any]:
+        """Every answer given for `queue`, and `waiting`: the ids of its segments still
+        on the page (read first: see the module docstring)."""
+        waiting = waiting_in(queue)
         answers = self._answers_of(queue)
         with self._lock:
-            return {**answers.as_dict(), "pending": pending}
+            return {**answers.as_dict(), "waiting": waiting}
 
     def _answers_of(self, queue: str) -> QueueAnswers:
         with self._lock:  # the page's threads and the trials' calls load it alike

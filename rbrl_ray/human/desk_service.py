@@ -114,7 +114,7 @@ class DeskService:
 
     def answers(self, queue: str) -> dict[str, Any]:
         """Every answer given for `queue`: rated segments with labels and annotations,
-        and the ids of skipped ones; `pending`: how many still wait on the page."""
+        and the ids of skipped ones; `waiting`: the ids of those still on the page."""
         return self.record.answers(queue, self.desk.pending_in)
 
     def withdraw(self, queue: str) -> int:

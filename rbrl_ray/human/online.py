@@ -34,7 +34,11 @@ class Answers:
     segments: Segments | None  # None: nothing rated
     labels: np.ndarray
     annotations: dict[str, np.ndarray]
-    asked: int  # how many of the query's candidates went on the page
+    asked_ids: tuple[str, ...]  # the candidates this query put on the page
+
+    @property
+    def asked(self) -> int:
+        return len(self.asked_ids)
 
 
 class HumanRater:
@@ -71,21 +75,42 @@ class HumanRater:
     def rate(self, candidates: Segments, count: int, used: set[str]) -> Answers:
         """Up to `count` rated segments whose ids are not in `used` (the trial's
         ratings so far): answers the desk already holds first, then the first of
-        `candidates` put on the page; blocks until the page has answered them all."""
+        `candidates` the desk has never seen put on the page; blocks until the page
+        has answered them all."""
         answers = self._answers()
         ready = len(self._unused(answers, used))
-        asked = max(0, count - ready - answers["pending"])
-        if asked:
-            segments = candidates.take(slice(0, asked))
+        wanted = max(0, count - ready - len(answers["waiting"]))
+        asked = self._new(candidates, answers, used)[:wanted]
+        if len(asked):
+            segments = candidates.take(asked)
             self._call("submit", segments, self.queue, self.env, self.classes, self.rating_range)
-            print(f"{self.queue}: {asked} segments wait for a rating at {self.url}", flush=True)
+            before = f"{ready} answered and {len(answers['waiting'])} queued before"
+            print(f"{self.queue}: {len(asked)} segments wait for a rating at {self.url} "
+                  f"({before})", flush=True)  # fmt: skip
+        asked_ids = tuple(segment_ids(candidates.take(asked))) if len(asked) else ()
         answers = self._wait_until_answered()
         index = self._unused(answers, used)[:count]
         if not len(index):
-            return Answers(None, np.zeros(0, np.int64), {}, asked)
+            return Answers(None, np.zeros(0, np.int64), {}, asked_ids)
         segments, labels = answers["rated"]
         notes = {name: values[index] for name, values in answers["annotations"].items()}
-        return Answers(segments.take(index), labels[index], notes, asked)
+        return Answers(segments.take(index), labels[index], notes, asked_ids)
+
+    @staticmethod
+    def _new(candidates: Segments, answers: dict[str, Any], used: set[str]) -> np.ndarray:
+        """Indices of the candidates the desk would queue, in order: not rated, skipped
+        or waiting, and each once (a trial started again samples its earlier
+        attempt's segments again; the desk asks nothing twice, so a query built
+        from them would come back short)."""
+        seen = set(used) | set(answers["skipped"]) | set(answers["waiting"])
+        if answers["rated"] is not None:
+            seen |= set(segment_ids(answers["rated"][0]))
+        fresh = []
+        for i, segment_id in enumerate(segment_ids(candidates)):
+            if segment_id not in seen:
+                seen.add(segment_id)
+                fresh.append(i)
+        return np.array(fresh, np.int64)
 
     def _answers(self) -> dict[str, Any]:
         return self._call("answers", self.queue)
@@ -100,10 +125,10 @@ class HumanRater:
     def _wait_until_answered(self) -> dict[str, Any]:
         """The queue's answers once none of its segments waits on the page."""
         last_report = time.monotonic()
-        while (answers := self._answers())["pending"]:
+        while (answers := self._answers())["waiting"]:
             if time.monotonic() - last_report > REPORT_EVERY_S:
                 self.url = self._call("url")  # a desk restarted elsewhere serves elsewhere
-                print(f"{self.queue}: waiting for {answers['pending']} ratings at {self.url}",
+                print(f"{self.queue}: waiting for {len(answers['waiting'])} ratings at {self.url}",
                       flush=True)  # fmt: skip
                 last_report = time.monotonic()
             time.sleep(POLL_S)

@@ -170,8 +170,6 @@ class RatingService:
 
     def _query(self, count: int) -> None:
         candidates = Segments.concat(self.pool)
-        if self.human is not None:
-            candidates = self._not_rated(candidates)
         chosen = self._select(candidates, min(count, len(candidates)))
         if self.human is None:
             used = chosen
@@ -179,12 +177,19 @@ class RatingService:
             rated = labels != SKIPPED
             segments, labels, notes = candidates.take(chosen[rated]), labels[rated], None
         else:
-            # a person: answers given before (a restart) first, then the page; blocks
+            # a person: answers given before (a restart) first, then the page; blocks.
+            # The chosen candidates first, then the rest: the desk asks nothing twice,
+            # so the rater passes over candidates it has seen (a trial started again
+            # samples its earlier attempt's segments again).
             known = set(segment_ids(self.rated))
-            answers = self.human.rate(candidates.take(chosen), count, known)
-            answered = set() if answers.segments is None else set(segment_ids(answers.segments))
-            in_answers = [i for i, s in enumerate(segment_ids(candidates)) if s in answered]
-            used = np.union1d(chosen[: answers.asked], np.array(in_answers, np.int64))
+            order = np.concatenate([chosen, np.setdiff1d(np.arange(len(candidates)), chosen)])
+            answers = self.human.rate(candidates.take(order), count, known)
+            gone = set(answers.asked_ids)
+            if answers.segments is not None:
+                gone |= set(segment_ids(answers.segments))
+            used = np.array(
+                [i for i, s in enumerate(segment_ids(candidates)) if s in gone], np.int64
+            )
             segments, labels, notes = answers.segments, answers.labels, answers.annotations
         keep = np.setdiff1d(np.arange(len(candidates)), used)
         self.pool = [candidates.take(keep)] if len(keep) else []
@@ -192,17 +197,6 @@ class RatingService:
             self.store.append(segments, labels, notes, queries=self.queries_done)
             queries = np.full(len(labels), self.queries_done, np.int64)
             self._add_ratings(segments, labels, queries, notes)
-
-    def _not_rated(self, candidates: Segments) -> Segments:
-        """`candidates` without the segments this trial has ratings of. A trial that
-        starts again where an earlier attempt rated (no checkpoint yet) samples those
-        segments again; the desk would not ask a person twice, so a query choosing them
-        would come back short."""
-        known = set(segment_ids(self.rated))
-        fresh = [i for i, s in enumerate(segment_ids(candidates)) if s not in known]
-        if len(fresh) == len(candidates):
-            return candidates
-        return candidates.take(np.array(fresh, np.int64))
 
     def _add_ratings(
         self,
