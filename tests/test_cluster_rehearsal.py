@@ -28,16 +28,17 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import psutil
 import pyarrow.fs
 import pytest
 
-from rbrl_ray.feedback.segments import segment_ids
+from rbrl_ray.feedback.segments import ratings_digest, segment_ids
 from rbrl_ray.feedback.store import RatedStore, lineages
 from rbrl_ray.human.labels import LabelLog
 from tests.s3_server import ACCESS, free_port, start_s3_server
 from tests.sweep_helpers import checkpoint_service_state, write_sweep
-from tests.test_faults import SCHEDULE, assert_ratings_intact, draw
+from tests.test_faults import SCHEDULE, TOTAL, assert_ratings_intact, draw, rated
 
 pytestmark = pytest.mark.cluster
 
@@ -275,9 +276,32 @@ def test_the_rating_desks_node_dies_and_the_desk_comes_back_with_every_answer(tm
 
     (trial,) = [p for p in local.iterdir() if (p / "params.json").exists()]
     state = checkpoint_service_state(max(trial.glob("checkpoint_*")))
-    counts = assert_ratings_intact(trial / "ratings", state, "rating desk's node killed")
-    segments, _ = RatedStore(lineages(trial / "ratings")[-1]).load()
-    assert sorted(segment_ids(segments)) == sorted(person.answered)  # every answer, once
+    counts = assert_answers_intact(trial / "ratings", state, person.answered)
     (queue,) = (local / "rating_desk" / "queues").iterdir()
     assert queue.name == trial.name  # the trial's own queue (not Tune's "default" id)
     assert len(LabelLog(queue).read()) == len(person.answered) == counts["final"]
+
+
+def assert_answers_intact(ratings_root: Path, state: dict, answered: list[str]) -> dict:
+    """A person's counts: the final store holds every answer given, each once; every
+    earlier lineage's ratings are in it; the last fit saw all of them. (Not the
+    schedule's total: a query puts on the page only segments the desk has not seen,
+    and at this budget the pool can hold fewer than a query asks for.)"""
+    runs = lineages(ratings_root)
+    segments, labels = RatedStore(runs[-1]).load()
+    assert np.array_equal(state["ratings"]["labels"], labels)
+    assert sorted(segment_ids(segments)) == sorted(answered)  # every answer, once
+    final = rated(RatedStore(runs[-1]).files())
+    for run in runs:
+        assert not rated(RatedStore(run).files()) - final, f"{run}: a rating was lost"
+    fit = state["pending_fit"] or state["last_fit"]
+    assert fit["ratings_digest"] == ratings_digest(segments, labels)
+    counts = {
+        "lineages": len(runs),
+        "stored_by_first_run": sum(len(f.labels) for f in RatedStore(runs[0]).files()),
+        "reused": int(state.get("ratings_reused", 0)),
+        "final": len(labels),
+        "asked_of_schedule": TOTAL,
+    }
+    print(f"FAULT rating desk's node killed: {counts}", flush=True)
+    return counts

@@ -87,3 +87,18 @@ def test_segments_without_physics_states_cannot_be_queued():
     desk = RatingDesk(lambda s, r: None)
     with pytest.raises(ValueError, match="physics states"):
         desk.submit(segments(1, states=False), "q", "cartpole-balance", 3)
+
+
+def test_a_query_puts_on_the_page_only_segments_the_desk_has_not_seen():
+    """The pool can hold one segment twice, and a trial started again samples its
+    earlier attempt's segments again; the desk queues none of those twice, so a query
+    that counted them would come back short."""
+    from rbrl_ray.human.online import HumanRater
+
+    pool = segments(5)
+    candidates = Segments.concat([pool, pool.take(slice(1, 2))])  # the last one is #1 again
+    ids = segment_ids(candidates)
+    seen = {"rated": (pool.take(slice(0, 1)), np.array([1])), "skipped": [ids[2]],
+            "waiting": [ids[3]]}  # fmt: skip
+    assert HumanRater._new(candidates, seen, used=set()).tolist() == [1, 4]
+    assert HumanRater._new(candidates, seen, used={ids[4]}).tolist() == [1]
