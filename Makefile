@@ -25,5 +25,11 @@ test: setup
 lint: setup
 	$(BIN)/ruff check rbrl_ray tests bench
 
+# Generated outputs only: results/ keeps the committed campaign records (the folders
+# .gitignore lets in), and loses everything else in it (sweeps, runs, reports).
+KEPT_RESULTS := campaign campaign_v2
+
 clean:
-	rm -rf $(VENV) results .pytest_cache
+	rm -rf $(VENV) .pytest_cache
+	[ ! -d results ] || find results -mindepth 1 -maxdepth 1 \
+	    $(foreach kept,$(KEPT_RESULTS),! -name $(kept)) -exec rm -rf {} +

@@ -79,3 +79,30 @@ def test_only_the_cli_layer_imports_the_cli_error_type():
     for name, tree in modules().items():
         if name not in CLI_LAYER:
             assert "rbrl_ray.cli.UsageError" not in imported(tree, top_level_only=False), name
+
+
+def test_make_clean_keeps_every_committed_result(tmp_path):
+    """`make clean` empties results/ of generated outputs but never a committed record."""
+    import shutil
+    import subprocess
+
+    if shutil.which("make") is None:
+        import pytest
+
+        pytest.skip("make is not installed here")
+    root = Path(__file__).resolve().parent.parent
+    tracked = subprocess.run(["git", "ls-files", "results"], cwd=root, capture_output=True,
+                             text=True, check=True).stdout.split()  # fmt: skip
+    assert tracked, "no committed results: this test checks nothing"
+    shutil.copy(root / "Makefile", tmp_path)
+    for path in tracked:
+        (tmp_path / path).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / path).write_text("committed")
+    for generated in ("results/sweeps/run/trial/result.json", "results/report/index.html"):
+        (tmp_path / generated).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / generated).write_text("generated")
+    subprocess.run(["make", "clean"], cwd=tmp_path, check=True, capture_output=True)
+    assert all((tmp_path / path).exists() for path in tracked)
+    assert sorted(p.name for p in (tmp_path / "results").iterdir()) == sorted(
+        {Path(path).parts[1] for path in tracked}
+    )
