@@ -8,7 +8,7 @@ through; only the command-line layer (`rbrl_ray.cli` and each application's
 from __future__ import annotations
 
 import ipaddress
-from typing import Annotated
+from typing import Annotated, get_args
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, ValidationError
 
@@ -49,18 +49,40 @@ def known(value: str, allowed: tuple[str, ...], what: str) -> str:
     return value
 
 
-def error_line(err: Exception, model: type[BaseModel] | None = None) -> str:
-    """One line from a pydantic ValidationError: where and what (for an unknown key,
-    the keys `model` allows). Any other error: its message."""
+def error_line(err: Exception, model: type[BaseModel] | None = None, prefix: str = "") -> str:
+    """One line from a pydantic ValidationError: where (the full dotted path, after
+    `prefix`) and what. An unknown key comes first, whatever else is wrong (a
+    misspelt key also leaves a required one missing), with the keys allowed at its
+    own level of `model`. Any other error: its message."""
     if not isinstance(err, ValidationError):
         return str(err)
-    first = err.errors()[0]
+    errors = err.errors()
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    first = (unknown or errors)[0]
     # list indices are left out: the message names the bad value itself
-    where = ".".join(str(p) for p in first["loc"] if not isinstance(p, int))
-    if first["type"] == "extra_forbidden" and model is not None:
-        return f"unknown key {where!r}; allowed: {', '.join(model.model_fields)}"
+    path = [str(p) for p in first["loc"] if not isinstance(p, int)]
+    where = ".".join([prefix, *path] if prefix else path)
+    if unknown and model is not None:
+        level = _model_at(model, path[:-1])
+        allowed = f"; allowed: {', '.join(level.model_fields)}" if level is not None else ""
+        return f"unknown key {where!r}{allowed}"
     message = first["msg"].removeprefix("Value error, ")
     return f"{where}: {message}" if where else message
+
+
+def _model_at(model: type[BaseModel], path: list[str]) -> type[BaseModel] | None:
+    """The model class at `path` (field names) inside `model`; None if a step is not
+    a model (a dict of settings, a list)."""
+    for name in path:
+        field = model.model_fields.get(name)
+        if field is None:
+            return None
+        candidates = [field.annotation, *get_args(field.annotation)]
+        nested = [c for c in candidates if isinstance(c, type) and issubclass(c, BaseModel)]
+        if not nested:
+            return None
+        model = nested[0]
+    return model
 
 
 def is_loopback(host: str) -> bool:

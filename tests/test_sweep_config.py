@@ -190,3 +190,33 @@ def test_every_shipped_sweep_yaml_is_listed_here_and_expands():
     for name in SHIPPED_SWEEPS:
         sweep, settings = load_sweep(CONFIGS / name)
         assert expand(sweep, settings, name), name
+
+
+BASE_SWEEP = "name: a\nenvs: [cartpole-balance]\nmethods: [ours]\nclasses: [3]\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        # an unknown nested key: its full path, and the keys of its own level
+        (BASE_SWEEP + "seeds: 1\ntimesteps: 1000\nschedule:\n  per_qeury: 10\n",
+         "unknown key 'schedule.per_qeury'; allowed: explore_steps, every, per_query, total,"),
+        # a misspelt key leaves a required one missing: the unknown key is the news
+        (BASE_SWEEP + "seed: 1\ntimesteps: 1000\n", "unknown key 'seed'; allowed: name, envs,"),
+        # a PPO setting is named with its section
+        (BASE_SWEEP + "seeds: 1\ntimesteps: 1000\nppo:\n  env_runner_cpus: -1\n",
+         "ppo.env_runner_cpus: Input should be greater than 0"),
+        (BASE_SWEEP + "seeds: 1\ntimesteps: 1000\nppo:\n  lrr: 1\n",
+         "unknown key 'ppo.lrr'; allowed: lr, clip_param,"),
+        # the line where the unclosed list starts, not only where the parser noticed
+        ("name: a\nenvs: [cartpole-balance\nmethods: [ours]\n",
+         "malformed YAML at line 2 (a flow sequence that starts there): expected ',' or ']'"),
+    ],
+)  # fmt: skip
+def test_config_errors_name_the_key_at_its_own_level(tmp_path, text, message):
+    (tmp_path / "envs.yaml").write_text("{}\n")
+    (tmp_path / "bad.yaml").write_text(text)
+    with pytest.raises(ConfigError) as raised:
+        sweep, settings = load_sweep(tmp_path / "bad.yaml")
+        expand(sweep, settings)
+    assert message in str(raised.value)

@@ -117,7 +117,7 @@ def load_campaign(path: Path) -> Campaign:
         try:
             Tier.model_validate(grid)
         except ValidationError as err:
-            raise ConfigError(f"{where}.{error_line(err, Tier)}") from None
+            raise ConfigError(f"{path}: {error_line(err, Tier, prefix=f'tiers.{tier}')}") from None
         try:
             sweep = SweepConfig.model_validate(
                 {**raw, "name": name, **{k: v for k, v in grid.items() if k != "description"}}

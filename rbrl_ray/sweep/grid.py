@@ -102,13 +102,25 @@ def read_yaml(path: Path) -> dict[str, Any]:
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such file") from None
     except yaml.YAMLError as err:
-        mark = getattr(err, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark else ""
-        problem = getattr(err, "problem", None) or str(err).splitlines()[0]
-        raise ConfigError(f"{path}: malformed YAML{where}: {problem}") from None
+        raise ConfigError(f"{path}: malformed YAML{yaml_where(err)}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping of settings, got {type(data).__name__}")
     return data
+
+
+def yaml_where(err: yaml.YAMLError) -> str:
+    """Where and what a YAML error is. The parser notices a problem where it reads the
+    next token (often the line after the mistake); the construct it was reading,
+    when it says which, starts where the mistake is."""
+    mark = getattr(err, "problem_mark", None)
+    problem = getattr(err, "problem", None) or str(err).splitlines()[0]
+    where = f" at line {mark.line + 1}" if mark else ""
+    context, opened = getattr(err, "context", None), getattr(err, "context_mark", None)
+    if context and opened is not None and mark is not None and opened.line != mark.line:
+        opening = context.removeprefix("while parsing ")
+        return (f" at line {opened.line + 1} ({opening} that starts there): {problem} "
+                f"at line {mark.line + 1}")  # fmt: skip
+    return f"{where}: {problem}"
 
 
 def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
@@ -132,7 +144,7 @@ def load_env_settings(path: Path, env_settings: str | None) -> dict[str, EnvSett
         try:
             settings[env] = EnvSettings.model_validate(raw or {})
         except ValidationError as err:
-            raise ConfigError(f"{env_path}: {env}.{error_line(err, EnvSettings)}") from None
+            raise ConfigError(f"{env_path}: {error_line(err, EnvSettings, prefix=env)}") from None
     return settings
 
 
@@ -143,7 +155,7 @@ def _ppo_for(
     try:
         return PPOSettings.model_validate({**PPO_PRESETS[sweep.preset].model_dump(), **overrides})
     except ValidationError as err:
-        raise ConfigError(f"{where}: {error_line(err, PPOSettings)}") from None
+        raise ConfigError(f"{where}: {error_line(err, PPOSettings, prefix='ppo')}") from None
 
 
 def _trial_grid(sweep: SweepConfig) -> Iterator[tuple[str, int, str, int | None]]:
