@@ -84,7 +84,7 @@ class PPOSettings(StrictModel):
     RbRL code (Dev1nW/Rating-based-Reinforcement-Learning: `train_PPO.py`'s
     defaults and `scripts/<env>/run_ppo.sh`), which runs stable-baselines3's PPO,
     so what neither says is SB3's default. Differences from that code, each a
-    choice of this project (README, "Where the settings come from"): no gSDE
+    choice of this project (docs/methods.md, "Where the settings come from"): no gSDE
     (RbRL: on), a constant clip (RbRL: decaying linearly from 0.4 to 0), one
     rollout and minibatch for every env (RbRL's are per env), observation
     statistics frozen after 32k steps in the paper preset (RbRL: VecNormalize,

@@ -265,7 +265,7 @@ def result_summary(
             metric.split("/", 1)[1]: result.get(metric)
             for metric in (m.RM_ACCURACY, m.PEARSON_TRUE, m.SIGMA_CLS, m.SIGMA_REG, m.RM_VERSION)
         },
-        "rating_service": {  # survived deaths (README: "What survives what")
+        "rating_service": {  # survived deaths (docs/reliability.md)
             "restarts": result.get(m.SERVICE_RESTARTS, 0),
             "ratings_reused": result.get(m.RATINGS_REUSED, 0),
         },

@@ -106,3 +106,26 @@ def test_make_clean_keeps_every_committed_result(tmp_path):
     assert sorted(p.name for p in (tmp_path / "results").iterdir()) == sorted(
         {Path(path).parts[1] for path in tracked}
     )
+
+
+#: Layers, lowest first: the science floor never imports the RLlib add-on or an
+#: application; the add-on never imports an application (it is given a rater by
+#: name, feedback/query.py, instead of importing the rating page's).
+FLOOR = ("rbrl_ray.feedback", "rbrl_ray.reward", "rbrl_ray.experiment", "rbrl_ray.envs")
+ADDON = ("rbrl_ray.rllib",)
+APPLICATIONS = tuple(
+    f"rbrl_ray.{app}"
+    for app in ("human", "sweep", "campaign", "report", "reward_bench", "train", "rate", "play")
+)
+
+
+def test_no_import_runs_up_a_layer():
+    def within(name: str, layer: tuple[str, ...]) -> bool:
+        return any(name == top or name.startswith(top + ".") for top in layer)
+
+    upward = []
+    for name, tree in modules().items():
+        above = ADDON + APPLICATIONS if within(name, FLOOR) else APPLICATIONS
+        if within(name, FLOOR) or within(name, ADDON):
+            upward += [f"{name} -> {m}" for m in imported(tree, False) if within(m, above)]
+    assert not upward, "imports up a layer: " + "; ".join(sorted(upward))

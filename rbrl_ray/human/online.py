@@ -1,6 +1,6 @@
 """A person in the training loop: the rating service's side of the rating desk.
 
-Policy (documented in the README): a query blocks the trial until the person has
+Policy (docs/human_ratings.md): a query blocks the trial until the person has
 answered every segment it put on the page, so the schedule, the fits, the model
 versions and the checkpoints are those of a synthetic run; a skipped segment is
 left unrated, like the synthetic rater's skip noise. Every answer the desk holds
@@ -20,6 +20,7 @@ import numpy as np
 import ray
 from ray.exceptions import ActorDiedError, ActorUnschedulableError
 
+from rbrl_ray.feedback.query import QueryAnswer, QuerySite
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.human.desk_service import get_desk
 
@@ -137,3 +138,38 @@ class HumanRater:
     def withdraw(self) -> None:
         """Take this trial's segments off the page (the trial ended)."""
         self._call("withdraw", self.queue)
+
+
+class HumanQueries:
+    """A trial's queries answered by a person on the rating desk's page
+    (feedback/query.py's QueryRater): the service's chosen candidates first, then the
+    rest, since the desk asks nothing twice and the rater passes over what it has
+    seen (a trial started again samples its earlier attempt's segments again)."""
+
+    def __init__(self, spec: Any, site: QuerySite) -> None:  # spec: an ExperimentSpec
+        page = spec.rating_page
+        desk = site.desk or str(site.ratings_root.parent / "rating_desk")
+        self.rater = HumanRater(site.queue, spec.env, spec.classes, desk, page.host, page.port,
+                                tuple(spec.rating_range))  # fmt: skip
+
+    def query(
+        self,
+        candidates: Segments,
+        chosen: np.ndarray,
+        count: int,
+        rated: Segments,
+        rng: np.random.Generator,
+    ) -> QueryAnswer:
+        """Answers given before (a restart) first, then the page; blocks."""
+        order = np.concatenate([chosen, np.setdiff1d(np.arange(len(candidates)), chosen)])
+        answers = self.rater.rate(candidates.take(order), count, set(segment_ids(rated)))
+        gone = set(answers.asked_ids)
+        if answers.segments is not None:
+            gone |= set(segment_ids(answers.segments))
+        used = [i for i, segment_id in enumerate(segment_ids(candidates)) if segment_id in gone]
+        notes = answers.annotations or None
+        return QueryAnswer(answers.segments, answers.labels, notes, np.array(used, np.int64))
+
+    def close(self) -> None:
+        """Take the trial's segments off the page."""
+        self.rater.withdraw()

@@ -33,11 +33,10 @@ from rbrl_ray import metric_names as m
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.feedback.mirror import StorageMirror
-from rbrl_ray.feedback.rater import SKIPPED, SyntheticRater
+from rbrl_ray.feedback.query import QuerySite, rater_for
 from rbrl_ray.feedback.recovery import Unrestored, unrestored
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.feedback.store import ANNOTATION_FIELDS, lineages, new_lineage
-from rbrl_ray.human.online import HumanRater
 from rbrl_ray.reward.metrics import member_returns
 from rbrl_ray.reward.trainer import FitReport, RewardTrainer
 
@@ -58,13 +57,8 @@ class RatingService:
         self.spec = ExperimentSpec.from_stored(spec)
         task = get_task(self.spec.env)
         self.dims = (task.obs_dim, task.act_dim)
-        self.rater = SyntheticRater(self.spec.rater_config())
-        self.human: HumanRater | None = None
-        if self.spec.rater == "human":
-            page = self.spec.rating_page
-            where = desk_root or str(Path(root).parent / "rating_desk")
-            self.human = HumanRater(queue, self.spec.env, self.spec.classes, where, page.host,
-                                    page.port, tuple(self.spec.rating_range))  # fmt: skip
+        # the synthetic rater, or a person on the rating desk's page (feedback/query.py)
+        self.rater = rater_for(self.spec, QuerySite(queue, Path(root), desk_root))
         self.trainer = RewardTrainer(
             *self.dims,
             self.spec.classes,
@@ -171,29 +165,11 @@ class RatingService:
     def _query(self, count: int) -> None:
         candidates = Segments.concat(self.pool)
         chosen = self._select(candidates, min(count, len(candidates)))
-        if self.human is None:
-            used = chosen
-            labels = self.rater.rate(candidates.take(chosen).true_returns, self.rng)
-            rated = labels != SKIPPED
-            segments, labels, notes = candidates.take(chosen[rated]), labels[rated], None
-        else:
-            # a person: answers given before (a restart) first, then the page; blocks.
-            # The chosen candidates first, then the rest: the desk asks nothing twice,
-            # so the rater passes over candidates it has seen (a trial started again
-            # samples its earlier attempt's segments again).
-            known = set(segment_ids(self.rated))
-            order = np.concatenate([chosen, np.setdiff1d(np.arange(len(candidates)), chosen)])
-            answers = self.human.rate(candidates.take(order), count, known)
-            gone = set(answers.asked_ids)
-            if answers.segments is not None:
-                gone |= set(segment_ids(answers.segments))
-            used = np.array(
-                [i for i, s in enumerate(segment_ids(candidates)) if s in gone], np.int64
-            )
-            segments, labels, notes = answers.segments, answers.labels, answers.annotations
-        keep = np.setdiff1d(np.arange(len(candidates)), used)
+        answer = self.rater.query(candidates, chosen, count, self.rated, self.rng)
+        keep = np.setdiff1d(np.arange(len(candidates)), answer.used)
         self.pool = [candidates.take(keep)] if len(keep) else []
-        if len(labels):
+        if len(answer.labels):
+            segments, labels, notes = answer.segments, answer.labels, answer.annotations
             self.store.append(segments, labels, notes, queries=self.queries_done)
             queries = np.full(len(labels), self.queries_done, np.int64)
             self._add_ratings(segments, labels, queries, notes)
@@ -338,8 +314,7 @@ class RatingService:
     def close(self) -> None:
         """The trial ended: take its segments off the rating page (a fit still running
         is dropped with the actor)."""
-        if self.human is not None:
-            self.human.withdraw()
+        self.rater.close()
 
     def ping(self) -> bool:
         return True
