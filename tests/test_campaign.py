@@ -56,7 +56,7 @@ def tier(methods, timesteps=2000, seeds=1, classes=(3,)):
 @pytest.mark.parametrize(
     "tiers, shared, words",
     [
-        ({"A": {**tier(["ppo"]), "seedz": 2}}, {}, ["tiers.A", "'seedz'", "envs", "timesteps"]),
+        ({"A": {**tier(["ppo"]), "seedz": 2}}, {}, ["'tiers.A.seedz'", "envs", "timesteps"]),
         ({"A": tier(["dpo"])}, {}, ["'dpo'", "ours_equal"]),
         ({"A": tier(["ppo"])}, {"timesteps": 5}, ["'timesteps' belongs to a tier"]),
         ({"A": tier(["ppo"])}, {"presett": "paper"}, ["'presett'", "preset"]),

@@ -92,7 +92,7 @@ def test_no_mirror_where_storage_is_a_local_disk(tmp_path):
     )
 
 
-@pytest.mark.slow
+@pytest.mark.cluster  # a Ray of its own, killed and started again: the tier .ci/run runs apart
 def test_a_sweep_on_s3_loses_its_node_and_resumes_elsewhere_with_every_rating(s3, tmp_path):
     """A one-trial `ours` sweep with --storage s3://: killed once a random number of
     queries are in the bucket, its node's Ray folders (the trial's working folder,
