@@ -30,8 +30,8 @@ HERE = Path(__file__).resolve().parent
 
 
 def render_speed(env: str, count: int) -> dict[str, float]:
+    from rbrl_ray.feedback.scripted import collect_segments
     from rbrl_ray.human.render import SegmentRenderer, write_webm
-    from rbrl_ray.reward_bench.scripted import collect_segments
 
     segments = collect_segments(env, count, seed=0, physics_states=True)
     renderer = SegmentRenderer(env)
@@ -55,8 +55,8 @@ def render_speed(env: str, count: int) -> dict[str, float]:
 
 
 def bytes_per_segment(env: str, count: int = 200) -> dict[str, float]:
+    from rbrl_ray.feedback.scripted import collect_segments
     from rbrl_ray.feedback.segments import Segments
-    from rbrl_ray.reward_bench.scripted import collect_segments
 
     with_states = collect_segments(env, count, seed=0, physics_states=True)
     without = Segments(with_states.obs, with_states.act, with_states.true_rewards)

@@ -22,9 +22,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from selenium.webdriver.common.by import By  # noqa: E402
 
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater  # noqa: E402
+from rbrl_ray.feedback.scripted import collect_segments  # noqa: E402
 from rbrl_ray.feedback.segments import segment_ids  # noqa: E402
 from rbrl_ray.human.offline import rating_range_of  # noqa: E402
-from rbrl_ray.reward_bench.scripted import collect_segments  # noqa: E402
 from tests.rating_page_helpers import start_session  # noqa: E402
 from tests.test_rating_browser import new_browser, shown_segment, wait_for  # noqa: E402
 

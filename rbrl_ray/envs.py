@@ -125,3 +125,11 @@ def make_env(config: Mapping[str, Any] | str) -> gym.Env:
     if not isinstance(config, str) and config.get("record_states"):
         env = PhysicsStateInInfo(env)
     return env
+
+
+def task_of_observations(obs_dim: int) -> str:
+    """The task whose flat observation has `obs_dim` entries (each of the six differs)."""
+    names = [t.name for t in TASKS.values() if t.obs_dim == obs_dim]
+    if len(names) != 1:
+        raise ValueError(f"no single task has {obs_dim}-dimensional observations")
+    return names[0]

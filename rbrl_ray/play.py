@@ -66,9 +66,9 @@ def play(
     checkpoint: Path, episodes: int, seed: int, explore: bool, steps: int | None
 ) -> tuple[np.ndarray, list[float]]:
     """The frames of `episodes` episodes of the checkpoint's policy, and their returns."""
-    from rbrl_ray.envs import make_env
+    from rbrl_ray.envs import make_env, task_of_observations
     from rbrl_ray.human.frozen_policy import FrozenPolicy
-    from rbrl_ray.human.render import SegmentRenderer, task_of_observations
+    from rbrl_ray.human.render import SegmentRenderer
 
     policy = FrozenPolicy(checkpoint)
     env_name = task_of_observations(policy.obs_dim)

@@ -99,7 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     from rbrl_ray.human.gl_backend import enable_rendering
 
     enable_rendering()  # before dm_control's import; no backend: one line, exit 2
-    from rbrl_ray.human.render import task_of_observations
+    from rbrl_ray.envs import task_of_observations
     from rbrl_ray.human.sources import load_segments
 
     segments = load_segments(args.segments, args.env, args.count, args.seed)

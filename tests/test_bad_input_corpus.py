@@ -17,7 +17,7 @@ SMOKE = "--config tune_configs/smoke.yaml"
 CORPUS: list[tuple[str, str]] = [
     ("-m rbrl_ray.sweep", "the following arguments are required: --config"),
     ("-m rbrl_ray.sweep --config {tmp}/none.yaml", "none.yaml: no such file"),
-    ("-m rbrl_ray.sweep --config {tmp}/cut.yaml", "malformed YAML at line 3"),
+    ("-m rbrl_ray.sweep --config {tmp}/cut.yaml", "malformed YAML at line 2 (a flow sequence"),
     ("-m rbrl_ray.sweep --config {tmp}/typo.yaml", "unknown key 'methdos'; allowed: name, envs"),
     (f"-m rbrl_ray.sweep {SMOKE} --storage ftp://x/y", "unsupported --storage scheme 'ftp://'"),
     (f"-m rbrl_ray.sweep {SMOKE} --max-concurrent 0", "max-concurrent must be >= 1, got 0"),

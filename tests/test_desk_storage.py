@@ -17,12 +17,12 @@ import numpy as np
 import pytest
 import ray
 
+from rbrl_ray.feedback.scripted import collect_segments
 from rbrl_ray.feedback.segments import segment_ids
 from rbrl_ray.human.desk import RatingDesk
 from rbrl_ray.human.desk_files import DeskFiles, desk_folders
 from rbrl_ray.human.desk_record import DeskRecord
 from rbrl_ray.human.online import HumanRater
-from rbrl_ray.reward_bench.scripted import collect_segments
 from tests.s3_server import ACCESS, start_s3_server
 from tests.test_rating_desk import segments as random_segments
 

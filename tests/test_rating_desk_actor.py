@@ -12,9 +12,9 @@ import pytest
 import ray
 from rich.console import Console
 
+from rbrl_ray.feedback.scripted import collect_segments
 from rbrl_ray.human.online import HumanRater
 from rbrl_ray.human.status import show_status
-from rbrl_ray.reward_bench.scripted import collect_segments
 from tests.rating_page_helpers import video_frames
 
 pytestmark = pytest.mark.slow

@@ -210,8 +210,8 @@ def test_stopping_the_page_skips_the_videos_still_queued(tmp_path):
     took 10 s or more and a stop outlasted a minute)."""
     import httpx
 
+    from rbrl_ray.feedback.scripted import collect_segments
     from rbrl_ray.feedback.segments import segment_ids
-    from rbrl_ray.reward_bench.scripted import collect_segments
 
     session = start_session(tmp_path / "rated", count=12)
     pool = segment_ids(collect_segments("cartpole-balance", 12, 0, physics_states=True))

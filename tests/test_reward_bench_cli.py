@@ -107,8 +107,8 @@ def test_a_persons_rated_store_is_fit_and_compared_with_the_synthetic_rater(tmp_
     import numpy as np
 
     from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
+    from rbrl_ray.feedback.scripted import collect_segments
     from rbrl_ray.feedback.store import RatedStore
-    from rbrl_ray.reward_bench.scripted import collect_segments
 
     segments = collect_segments("cartpole-balance", 90, seed=5, physics_states=True)
     exact = SyntheticRater(RaterConfig(n_classes=3)).exact_classes(segments.true_returns)

@@ -15,20 +15,12 @@ from pathlib import Path
 
 import numpy as np
 
-from rbrl_ray.envs import TASKS, get_task, shimmy_env
+from rbrl_ray.envs import get_task, shimmy_env
 
 HEIGHT, WIDTH = 240, 320
 #: dm_control's control timestep is 0.01-0.025 s; 30 frames/s shows a 50-step
 #: segment in under 2 s, which the page's speed control slows down or speeds up.
 FPS = 30
-
-
-def task_of_observations(obs_dim: int) -> str:
-    """The task whose flat observation has `obs_dim` entries (each of the six differs)."""
-    names = [t.name for t in TASKS.values() if t.obs_dim == obs_dim]
-    if len(names) != 1:
-        raise ValueError(f"no single task has {obs_dim}-dimensional observations")
-    return names[0]
 
 
 class SegmentRenderer:

@@ -20,7 +20,7 @@ def load_segments(source: str, env: str | None, count: int, seed: int) -> Segmen
     if source == SCRIPTED:
         if env is None:
             raise ConfigError("--segments scripted needs --env")
-        from rbrl_ray.reward_bench.scripted import collect_segments
+        from rbrl_ray.feedback.scripted import collect_segments
 
         return collect_segments(env, count, seed, physics_states=True)
     path = Path(source)
@@ -54,10 +54,9 @@ def segments_from_checkpoint(path: Path, count: int, seed: int) -> Segments:
     filter, `human/frozen_policy.py`), with physics states recorded; no Ray."""
     import numpy as np
 
-    from rbrl_ray.envs import make_env
+    from rbrl_ray.envs import make_env, task_of_observations
     from rbrl_ray.feedback.segments import SEGMENT_LENGTH, cut_segments
     from rbrl_ray.human.frozen_policy import FrozenPolicy
-    from rbrl_ray.human.render import task_of_observations
 
     policy = FrozenPolicy(path)
     env = make_env({"env": task_of_observations(policy.obs_dim), "record_states": True})

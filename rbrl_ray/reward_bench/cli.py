@@ -33,11 +33,11 @@ from rbrl_ray.cli import (
 )
 from rbrl_ray.envs import TASK_NAMES, Task, get_task
 from rbrl_ray.feedback.rater import SKIPPED, RaterConfig, SyntheticRater, parse_noise
+from rbrl_ray.feedback.scripted import collect_segments
 from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.jsonio import write_json
 from rbrl_ray.methods import REWARD_METHODS
 from rbrl_ray.reward import RewardModelConfig, RewardTrainer, evaluate_fidelity
-from rbrl_ray.reward_bench.scripted import collect_segments
 
 PROG = "rbrl_ray.reward_bench"
 
@@ -73,8 +73,8 @@ def stored_ratings(
     path: Path, classes: int, skip_damaged: bool = False
 ) -> tuple[Task, Segments, np.ndarray]:
     """A rated store's task, segments and labels; UsageError (one line) if unusable."""
+    from rbrl_ray.envs import task_of_observations
     from rbrl_ray.feedback.store import RatedStore
-    from rbrl_ray.human.render import task_of_observations
 
     store = RatedStore(path, skip_damaged=skip_damaged)
     loaded = store.load() if path.is_dir() else None
