@@ -13,8 +13,9 @@ from typing import Any
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.jsonio import read_json, read_json_lines, strict
+from rbrl_ray.jsonio import read_json, strict
 from rbrl_ray.provenance import provenance
+from rbrl_ray.trial_results import one_per_iteration
 
 #: Flattened result metrics kept per iteration.
 KEPT_METRICS = (
@@ -45,37 +46,6 @@ KEPT_METRICS = (
 #: 2: provenance (source commit, packages, cpu), restarts, trials beside it, wall time
 #: from timestamps, what the policy trained on per iteration.
 RECORD_VERSION = 2
-
-
-def flatten(result: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    flat: dict[str, Any] = {}
-    for key, value in result.items():
-        name = f"{prefix}{key}"
-        if isinstance(value, dict):
-            flat.update(flatten(value, f"{name}/"))
-        else:
-            flat[name] = value
-    return flat
-
-
-def all_result_rows(trial_dir: Path) -> list[dict[str, Any]]:
-    """Every row of a Tune trial's result.json in the order written, flattened (a cut
-    last line skipped: the trial was killed mid-write, and the next run repeats that
-    iteration). A restored trial repeats the iterations after its checkpoint."""
-    path = trial_dir / "result.json"
-    advice = "move the trial folder aside and rerun the trial"
-    values, _ = read_json_lines(path, "Tune result file", advice) if path.exists() else ([], 0)
-    return [flatten(value) for value in values]
-
-
-def one_per_iteration(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """The last row written of each iteration, in order (the trial's single timeline)."""
-    by_iteration = {row.get(m.ITERATION): row for row in rows}
-    return [by_iteration[i] for i in sorted(i for i in by_iteration if i is not None)]
-
-
-def result_rows(trial_dir: Path) -> list[dict[str, Any]]:
-    return one_per_iteration(all_result_rows(trial_dir))
 
 
 def runs_of(rows: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

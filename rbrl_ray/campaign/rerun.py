@@ -12,8 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from rbrl_ray import metric_names as m
-from rbrl_ray.campaign.records import read_record, record_path, result_rows
+from rbrl_ray.campaign.records import read_record, record_path
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.trial_results import result_rows
 from rbrl_ray.validation import ConfigError
 
 

@@ -10,15 +10,10 @@ from ray.tune import Callback
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.campaign.config import Campaign, CampaignTrial, trial_key
-from rbrl_ray.campaign.records import (
-    all_result_rows,
-    compact_record,
-    one_per_iteration,
-    pending,
-    record_path,
-)
+from rbrl_ray.campaign.records import compact_record, pending, record_path
 from rbrl_ray.jsonio import read_json, write_json
 from rbrl_ray.sweep.tune_logging import trial_spec
+from rbrl_ray.trial_results import all_result_rows, one_per_iteration
 
 RUN_PREFIX = "run-"
 #: In each run's folder: the keys of every trial the run was started with. Tune makes

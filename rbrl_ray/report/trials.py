@@ -16,13 +16,13 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from ray.tune.utils import flatten_dict
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.campaign.records import PLAN_FILE
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.jsonio import DamagedFile, read_json, read_json_lines
+from rbrl_ray.jsonio import DamagedFile, read_json
 from rbrl_ray.rllib.keys import spec_of
+from rbrl_ray.trial_results import result_rows
 
 PILOTS_DIR = "pilots"  # a campaign's rating-range pilots, beside trials/
 
@@ -115,14 +115,9 @@ def _exploration_apart(frame: pd.DataFrame) -> pd.DataFrame:
     return frame
 
 
-def read_curve(result_file: Path) -> pd.DataFrame:
-    """The curve of a Tune trial's result.json (a line cut short by a kill is left out)."""
-    rows, _ = (
-        read_json_lines(result_file, "Tune result file", ADVICE)
-        if result_file.exists()
-        else ([], False)
-    )
-    return curve_frame([flatten_dict(row, delimiter="/") for row in rows])
+def read_curve(trial_dir: Path) -> pd.DataFrame:
+    """The curve of a Tune trial: one row per iteration (trial_results.py's rule)."""
+    return curve_frame(result_rows(trial_dir, ADVICE))
 
 
 ADVICE = "move it aside and report the rest, or pass --skip-damaged"
@@ -158,7 +153,7 @@ def _tune_trial(params: Path) -> Trial | None:
         raise DamagedFile(params, "Tune params file", problem, ADVICE) from None
     if spec is None:
         return None
-    return Trial(params.parent, spec, read_curve(params.parent / "result.json"))
+    return Trial(params.parent, spec, read_curve(params.parent))
 
 
 def read_plan(folder: Path) -> list[dict[str, Any]] | None:
