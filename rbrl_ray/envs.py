@@ -10,6 +10,7 @@ from __future__ import annotations
 import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import gymnasium as gym
@@ -32,6 +33,12 @@ class Task:
     def gym_id(self) -> str:
         return f"dm_control/{self.name}-v0"
 
+
+#: The per-env settings of the sweeps (rating ranges calibrated by
+#: bench/rating_boundaries.py, PPO overrides): a config's `env_settings`, by default
+#: "envs.yaml" beside it; this shipped copy where none is (tune_configs/envs.yaml links to it).
+DEFAULT_ENV_SETTINGS = "envs.yaml"
+SHIPPED_ENV_SETTINGS = Path(__file__).resolve().parent / "configs" / DEFAULT_ENV_SETTINGS
 
 TASKS: dict[str, Task] = {
     t.name: t

@@ -113,7 +113,10 @@ def test_bad_sweep_yaml_names_file_key_and_allowed_values(tmp_path, text, expect
 def test_bad_env_settings_name_the_env_file(tmp_path):
     (tmp_path / "envs.yaml").write_text("walker-walk:\n  rating_rnge: [0, 1]\n")
     (tmp_path / "s.yaml").write_text(GOOD)
-    with pytest.raises(ConfigError, match=r"envs.yaml: walker-walk.*unknown key 'rating_rnge'"):
+    with pytest.raises(
+        ConfigError,
+        match=r"envs.yaml: unknown key 'walker-walk.rating_rnge'; allowed: rating_range",
+    ):
         load_sweep(tmp_path / "s.yaml")
 
 
@@ -220,3 +223,14 @@ def test_config_errors_name_the_key_at_its_own_level(tmp_path, text, message):
         sweep, settings = load_sweep(tmp_path / "bad.yaml")
         expand(sweep, settings)
     assert message in str(raised.value)
+
+
+def test_a_config_copied_elsewhere_finds_the_shipped_env_settings(tmp_path):
+    """A researcher copies demo.yaml to edit it: the calibrated rating ranges come along
+    (the package's envs.yaml), unless a file of that name is beside the copy."""
+    (tmp_path / "demo.yaml").write_text((CONFIGS / "demo.yaml").read_text())
+    _, shipped = load_sweep(CONFIGS / "demo.yaml")
+    _, found = load_sweep(tmp_path / "demo.yaml")
+    assert found == shipped and found["cheetah-run"].rating_range is not None
+    (tmp_path / "envs.yaml").write_text("{}\n")
+    assert load_sweep(tmp_path / "demo.yaml")[1] == {}

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pydantic import Field, ValidationError
 
+from rbrl_ray.envs import DEFAULT_ENV_SETTINGS
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.sweep.grid import SweepConfig, expand, load_env_settings, read_yaml
 from rbrl_ray.validation import ClassCount, ConfigError, StrictModel, error_line
@@ -109,7 +110,7 @@ def load_campaign(path: Path) -> Campaign:
         if key in raw:
             raise ConfigError(f"{path}: {key!r} belongs to a tier, not to the shared settings")
     name = raw.get("name", path.stem)
-    env_settings = load_env_settings(path, raw.get("env_settings", "envs.yaml"))
+    env_settings = load_env_settings(path, raw.get("env_settings", DEFAULT_ENV_SETTINGS))
     sweeps: dict[str, SweepConfig] = {}
     by_key: dict[str, CampaignTrial] = {}
     for tier, grid in tiers_raw.items():

@@ -61,10 +61,10 @@ def read_session(out: Path) -> dict:
 
 def rating_range_of(env: str) -> list[float]:
     """The synthetic rater's rating range for `env`, to compare people with it: the
-    sweeps' (tune_configs/envs.yaml, in a checkout) or the default [0, 50]."""
+    sweeps' (the shipped envs.yaml) or the default [0, 50]."""
+    from rbrl_ray.envs import SHIPPED_ENV_SETTINGS as settings
     from rbrl_ray.experiment import ExperimentSpec
 
-    settings = Path(__file__).resolve().parents[2] / "tune_configs" / "envs.yaml"
     if settings.exists():
         from rbrl_ray.sweep.grid import load_env_settings
 

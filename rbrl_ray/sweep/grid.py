@@ -14,7 +14,7 @@ from typing import Any, Literal
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
-from rbrl_ray.envs import TASK_NAMES
+from rbrl_ray.envs import DEFAULT_ENV_SETTINGS, SHIPPED_ENV_SETTINGS, TASK_NAMES
 from rbrl_ray.experiment import (
     PPO_PRESETS,
     EvaluationSettings,
@@ -63,7 +63,10 @@ class SweepConfig(StrictModel):
     checkpoint_every: int = Field(10, ge=1, description="iterations between checkpoints")
     max_failures: int = Field(2, ge=0, description="retries of a failed trial")
     wandb_project: str = "rbrl_ray"
-    env_settings: str | None = Field("envs.yaml", description="path relative to this file")
+    env_settings: str | None = Field(
+        DEFAULT_ENV_SETTINGS,
+        description="path relative to this file (envs.yaml: the shipped one, if none is there)",
+    )
 
     @field_validator("envs")
     @classmethod
@@ -133,11 +136,15 @@ def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
 
 
 def load_env_settings(path: Path, env_settings: str | None) -> dict[str, EnvSettings]:
-    """The per-env settings file named `env_settings`, relative to the file at `path`."""
+    """The per-env settings file named `env_settings`, relative to the file at `path`;
+    the default name, where no such file is beside it (a config copied elsewhere),
+    is the one shipped with the package (the calibrated rating ranges)."""
     settings: dict[str, EnvSettings] = {}
     if not env_settings:
         return settings
     env_path = path.parent / env_settings
+    if env_settings == DEFAULT_ENV_SETTINGS and not env_path.exists():
+        env_path = SHIPPED_ENV_SETTINGS
     for env, raw in read_yaml(env_path).items():
         if env not in TASK_NAMES:
             raise ConfigError(f"{env_path}: unknown env {env!r}; allowed: {', '.join(TASK_NAMES)}")
