@@ -17,6 +17,7 @@ Marked `cluster` (minutes of three Ray nodes): .ci/run runs it after the suite."
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -25,6 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -36,7 +38,7 @@ import pytest
 from rbrl_ray.feedback.segments import ratings_digest, segment_ids
 from rbrl_ray.feedback.store import RatedStore, lineages
 from rbrl_ray.human.labels import LabelLog
-from tests.s3_server import ACCESS, free_port, start_s3_server
+from tests.s3_server import ACCESS, S3Server, free_port, start_s3_server
 from tests.sweep_helpers import checkpoint_service_state, write_sweep
 from tests.test_faults import SCHEDULE, TOTAL, assert_ratings_intact, draw, rated
 
@@ -137,11 +139,29 @@ class LocalCluster:
         psutil.wait_procs(mine, timeout=30)
 
 
+@contextlib.contextmanager
+def rehearsal() -> Iterator[tuple[LocalCluster, S3Server]]:
+    """A started 3-node cluster and a local S3 server, both gone afterwards."""
+    s3 = start_s3_server()
+    cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="rbrl-cl-")))
+    try:
+        yield cluster.start(), s3
+    finally:
+        cluster.stop()
+        shutil.rmtree(cluster.root, ignore_errors=True)
+        s3.stop()
+
+
+def download(s3: S3Server, run: str, local: Path) -> tuple[Path, Path]:
+    """The run's folder in the bucket, copied to `local`; and its one trial's folder."""
+    pyarrow.fs.copy_files(f"{s3.bucket}/{run}", str(local), source_filesystem=s3.filesystem())
+    (trial,) = [p for p in local.iterdir() if (p / "params.json").exists()]
+    return local, trial
+
+
 def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_every_rating(
     tmp_path,
 ):
-    s3 = start_s3_server()
-    cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="rbrl-cl-")))
     config = write_sweep(
         tmp_path, "nodeloss", methods=["ours"], timesteps=9000, checkpoint_every=3,
         max_failures=2, schedule=SCHEDULE, evaluation={"episodes": 0},
@@ -149,9 +169,8 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
              "placement": "SPREAD"},
         service_cpus=0.5,
     )  # fmt: skip
-    log, local = tmp_path / "job.log", tmp_path / "downloaded"
-    try:
-        cluster.start()
+    log = tmp_path / "job.log"
+    with rehearsal() as (cluster, s3):
         job = cluster.submit(config, s3.uri("runs"), log)
         kill_after = draw("cluster: kill the trial's node once queries are in the bucket", 2, 4)
         deadline = time.monotonic() + 900
@@ -167,14 +186,7 @@ def test_a_worker_node_dies_mid_trial_and_the_trial_finishes_elsewhere_with_ever
         cluster.kill_node(victim, trials_there=True)
         print(f"killed {victim} with {queries()} queries in the bucket", flush=True)
         assert job.wait(timeout=1200) == 0, log.read_text()[-4000:]
-        pyarrow.fs.copy_files(f"{s3.bucket}/runs/nodeloss", str(local),
-                              source_filesystem=s3.filesystem())  # fmt: skip
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.root, ignore_errors=True)
-        s3.stop()
-
-    (trial,) = [p for p in local.iterdir() if (p / "params.json").exists()]
+        _, trial = download(s3, "runs/nodeloss", tmp_path / "downloaded")
     first, *_, last = [json.loads(row) for row in (trial / "result.json").read_text().splitlines()]
     # spread: the trial's process and its EnvRunner on the two workers, the service on one
     pieces = [first[f"nodes/{piece}"] for piece in ("trial", "env_runners", "rating_service")]
@@ -232,18 +244,15 @@ class BucketPerson:
 
 
 def test_the_rating_desks_node_dies_and_the_desk_comes_back_with_every_answer(tmp_path):
-    s3 = start_s3_server()
-    cluster = LocalCluster(Path(tempfile.mkdtemp(prefix="rbrl-cl-")))
     config = write_sweep(
         tmp_path, "deskloss", methods=["ours"], rater="human", rating_page={"port": 0},
         timesteps=9000, checkpoint_every=3, max_failures=2, schedule=SCHEDULE,
         evaluation={"episodes": 0}, service_cpus=0.5,
         ppo={"num_env_runners": 1, "env_runner_cpus": 1.0, "learner_cpus": 0.5},
     )  # fmt: skip
-    log, local = tmp_path / "job.log", tmp_path / "downloaded"
-    person = BucketPerson(s3, "runs/deskloss/rating_desk")
-    try:
-        cluster.start()
+    log = tmp_path / "job.log"
+    with rehearsal() as (cluster, s3):
+        person = BucketPerson(s3, "runs/deskloss/rating_desk")
         job = cluster.submit(config, s3.uri("runs"), log)
         deadline = time.monotonic() + 900
         kill_after = draw("cluster: kill the desk's node after this many answers", 15, 35)
@@ -267,14 +276,7 @@ def test_the_rating_desks_node_dies_and_the_desk_comes_back_with_every_answer(tm
         print(f"the desk is back on {cluster.node_running('DeskService')}", flush=True)
         person.rate_until(lambda: job.poll() is not None, deadline, job, log)
         assert job.wait(timeout=60) == 0, log.read_text()[-4000:]
-        pyarrow.fs.copy_files(f"{s3.bucket}/runs/deskloss", str(local),
-                              source_filesystem=s3.filesystem())  # fmt: skip
-    finally:
-        cluster.stop()
-        shutil.rmtree(cluster.root, ignore_errors=True)
-        s3.stop()
-
-    (trial,) = [p for p in local.iterdir() if (p / "params.json").exists()]
+        local, trial = download(s3, "runs/deskloss", tmp_path / "downloaded")
     state = checkpoint_service_state(max(trial.glob("checkpoint_*")))
     counts = assert_answers_intact(trial / "ratings", state, person.answered)
     (queue,) = (local / "rating_desk" / "queues").iterdir()
