@@ -234,3 +234,18 @@ def test_a_config_copied_elsewhere_finds_the_shipped_env_settings(tmp_path):
     assert found == shipped and found["cheetah-run"].rating_range is not None
     (tmp_path / "envs.yaml").write_text("{}\n")
     assert load_sweep(tmp_path / "demo.yaml")[1] == {}
+
+
+def test_wandb_online_accepts_the_key_wandb_login_stored(tmp_path, monkeypatch):
+    from rbrl_ray.cli import UsageError
+    from rbrl_ray.sweep.cli import wandb_mode
+
+    monkeypatch.delenv("WANDB_API_KEY", raising=False)
+    monkeypatch.delenv("WANDB_BASE_URL", raising=False)
+    monkeypatch.setenv("NETRC", str(tmp_path / "netrc"))
+    with pytest.raises(UsageError, match="needs W&B credentials"):
+        wandb_mode("online")
+    assert wandb_mode(None) == "offline"
+    (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password abc123\n")
+    (tmp_path / "netrc").chmod(0o600)
+    assert wandb_mode("online") == "online" and wandb_mode(None) == "online"

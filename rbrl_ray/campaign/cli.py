@@ -46,7 +46,9 @@ def build_parser() -> OneLineParser:
         type=int_in_range("cpus", 1),
         help="CPUs Ray may hand out on this machine (default: its cores)",
     )
-    p.add_argument("--wandb", choices=WANDB_MODES, help="default: online with WANDB_API_KEY")
+    p.add_argument(
+        "--wandb", choices=WANDB_MODES, help="default: online with W&B credentials, else offline"
+    )
     p.add_argument(
         "--rerun",
         metavar="KEY",

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from rbrl_ray.report.aggregate import performance_profiles
@@ -19,6 +18,7 @@ from rbrl_ray.report.results import final_measure, results_markdown
 from rbrl_ray.report.summary import missing, summarise
 from rbrl_ray.report.trials import is_campaign, load_pilots, load_trials, read_plan
 from rbrl_ray.validation import ConfigError
+from rbrl_ray.wandb_auth import has_wandb_credentials
 
 FIG2_METHODS = ["ppo", "rbrl", "ours"]
 FIG3_METHODS = ["ours", "ours_equal", "ours_cls", "ours_reg"]
@@ -79,7 +79,7 @@ def log_to_wandb(out: Path, result: dict[str, object], project: str, name: str) 
     """The summary table and figures as one W&B run next to the trial runs."""
     import wandb
 
-    mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+    mode = "online" if has_wandb_credentials() else "offline"
     run = wandb.init(
         project=project,
         name=f"report-{name}",

@@ -20,6 +20,7 @@ from rich.table import Table
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.sweep.grid import SweepConfig, dedup_note, expand, load_sweep
+from rbrl_ray.wandb_auth import has_wandb_credentials
 
 PROG = "rbrl_ray.sweep"
 DEFAULT_STORAGE = Path("results") / "sweeps"
@@ -42,7 +43,9 @@ def build_parser() -> OneLineParser:
     )
     p.add_argument("--max-concurrent", type=int_in_range("max-concurrent", 1))
     p.add_argument(
-        "--wandb", choices=WANDB_MODES, help="default: online if WANDB_API_KEY is set, else offline"
+        "--wandb",
+        choices=WANDB_MODES,
+        help="default: online with W&B credentials (WANDB_API_KEY or `wandb login`), else offline",
     )
     p.add_argument("--wandb-project", help="default: the YAML's wandb_project")
     return p
@@ -61,9 +64,12 @@ def storage_uri(text: str) -> str:
 
 
 def wandb_mode(choice: str | None) -> str:
-    has_key = bool(os.environ.get("WANDB_API_KEY"))
+    has_key = has_wandb_credentials()
     if choice == "online" and not has_key:
-        raise UsageError("--wandb online needs WANDB_API_KEY; use --wandb offline or disabled")
+        raise UsageError(
+            "--wandb online needs W&B credentials (WANDB_API_KEY, or `wandb login`); "
+            "use --wandb offline or disabled"
+        )
     return choice or ("online" if has_key else "offline")
 
 
