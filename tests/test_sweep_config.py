@@ -249,3 +249,17 @@ def test_wandb_online_accepts_the_key_wandb_login_stored(tmp_path, monkeypatch):
     (tmp_path / "netrc").write_text("machine api.wandb.ai\n  login user\n  password abc123\n")
     (tmp_path / "netrc").chmod(0o600)
     assert wandb_mode("online") == "online" and wandb_mode(None) == "online"
+
+
+def test_ppo_is_tagged_with_every_class_count_it_is_compared_against():
+    from rbrl_ray.experiment import ExperimentSpec
+    from rbrl_ray.sweep.tune_logging import SpecWandbCallback, wandb_group, wandb_tags
+
+    ppo = ExperimentSpec(env="cartpole-balance", method="ppo")
+    ours = ExperimentSpec(env="cartpole-balance", method="ours", classes=3)
+    assert wandb_tags(ppo, [3, 5, 3]) == ["ppo", "cartpole-balance", "classes=3", "classes=5"]
+    assert wandb_tags(ppo) == ["ppo", "cartpole-balance", "classes=-"]
+    assert wandb_tags(ours, [3, 5]) == ["ours", "cartpole-balance", "classes=3"]
+    assert wandb_group(ppo) == "cartpole-balance/all-classes"
+    callback = SpecWandbCallback(project="p", mode="offline", compared_classes=[3, 5])
+    assert callback.compared_classes == (3, 5)

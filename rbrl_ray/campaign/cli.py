@@ -150,7 +150,8 @@ def launch(
     callbacks = []
     if mode != "disabled":
         project = next(iter(campaign.sweeps.values())).wandb_project
-        callbacks.append(SpecWandbCallback(project=project, mode=mode))
+        compared = [t.spec.classes for t in trials if t.spec.classes is not None]
+        callbacks.append(SpecWandbCallback(project=project, mode=mode, compared_classes=compared))
     storage = (args.storage / campaign.name).resolve()
     left = run_campaign(campaign, trials, records, storage, callbacks, args.max_concurrent)
     console.print(

@@ -121,7 +121,10 @@ def run(
         callbacks = []
         if mode != "disabled":
             project = args.wandb_project or sweep.wandb_project
-            callbacks.append(SpecWandbCallback(project=project, mode=mode))
+            compared = [s.classes for s in specs if s.classes is not None]
+            callbacks.append(
+                SpecWandbCallback(project=project, mode=mode, compared_classes=compared)
+            )
         tuner = new_tuner(
             specs,
             name=name,

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from typing import Any
 
 from ray.air.integrations.wandb import WandbLoggerCallback, _WandbLoggingActor
@@ -50,9 +51,22 @@ def trial_name(trial: Any) -> str:
 
 
 def wandb_group(spec: ExperimentSpec) -> str:
-    """Runs compare side by side within an env and class count; ppo sits in every one."""
+    """Runs compare side by side within an env and class count. A run has one group:
+    ppo, which has no class count, is in env/all-classes (and tagged with every class
+    count it is compared against: `wandb_tags`)."""
     classes = "all-classes" if spec.classes is None else f"{spec.classes}-classes"
     return f"{spec.env}/{classes}"
+
+
+def wandb_tags(spec: ExperimentSpec, compared_classes: Sequence[int] = ()) -> list[str]:
+    """The method, the env and the class count; for ppo, every class count of the run
+    it is compared against, so a W&B filter on `classes=3` shows it beside rbrl and
+    ours at 3 classes."""
+    if spec.classes is not None:
+        counts = [f"classes={spec.classes}"]
+    else:
+        counts = [f"classes={c}" for c in sorted(set(compared_classes))] or ["classes=-"]
+    return [spec.method, spec.env, *counts]
 
 
 class TornDownWandbLoggingActor(_WandbLoggingActor):
@@ -86,9 +100,10 @@ class SpecWandbCallback(WandbLoggerCallback):
 
     _logger_actor_cls = TornDownWandbLoggingActor
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, compared_classes: Sequence[int] = (), **kwargs: Any) -> None:
         kwargs.setdefault("upload_timeout", upload_timeout(kwargs.get("mode")))
         super().__init__(*args, **kwargs)
+        self.compared_classes = tuple(compared_classes)  # the run's class counts
 
     def log_trial_start(self, trial: Any) -> None:
         import wandb
@@ -104,7 +119,7 @@ class SpecWandbCallback(WandbLoggerCallback):
             id=trial.trial_id,
             name=name,
             group=wandb_group(spec),
-            tags=[spec.method, spec.env, f"classes={classes}"],
+            tags=wandb_tags(spec, self.compared_classes),
             project=self.project,
             config=spec.model_dump(mode="json"),
             dir=trial.local_path,
