@@ -39,6 +39,18 @@ class QuerySite:
 
 
 @dataclass(frozen=True)
+class Query:
+    """What the service asks: up to `count` ratings of `candidates`, preferring
+    `chosen`; `rated`: the trial's ratings so far; `rng`: the service's generator."""
+
+    candidates: Segments
+    chosen: np.ndarray
+    count: int
+    rated: Segments
+    rng: np.random.Generator
+
+
+@dataclass(frozen=True)
 class QueryAnswer:
     """The ratings a query got, and which candidates leave the pool."""
 
@@ -49,16 +61,7 @@ class QueryAnswer:
 
 
 class QueryRater(Protocol):
-    def query(
-        self,
-        candidates: Segments,
-        chosen: np.ndarray,
-        count: int,
-        rated: Segments,
-        rng: np.random.Generator,
-    ) -> QueryAnswer:
-        """Up to `count` ratings, preferring `chosen`; `rated`: the trial's so far."""
-        ...
+    def query(self, q: Query) -> QueryAnswer: ...
 
     def close(self) -> None:
         """The trial ended."""
@@ -72,17 +75,10 @@ class SyntheticQueries:
     def __init__(self, spec: Any, site: QuerySite) -> None:  # spec: an ExperimentSpec
         self.rater = SyntheticRater(spec.rater_config())
 
-    def query(
-        self,
-        candidates: Segments,
-        chosen: np.ndarray,
-        count: int,
-        rated: Segments,
-        rng: np.random.Generator,
-    ) -> QueryAnswer:
-        labels = self.rater.rate(candidates.take(chosen).true_returns, rng)
+    def query(self, q: Query) -> QueryAnswer:
+        labels = self.rater.rate(q.candidates.take(q.chosen).true_returns, q.rng)
         kept = labels != SKIPPED
-        return QueryAnswer(candidates.take(chosen[kept]), labels[kept], None, chosen)
+        return QueryAnswer(q.candidates.take(q.chosen[kept]), labels[kept], None, q.chosen)
 
     def close(self) -> None:
         pass

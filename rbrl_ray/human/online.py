@@ -20,7 +20,7 @@ import numpy as np
 import ray
 from ray.exceptions import ActorDiedError, ActorUnschedulableError
 
-from rbrl_ray.feedback.query import QueryAnswer, QuerySite
+from rbrl_ray.feedback.query import Query, QueryAnswer, QuerySite
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.human.desk_service import get_desk
 
@@ -152,17 +152,11 @@ class HumanQueries:
         self.rater = HumanRater(site.queue, spec.env, spec.classes, desk, page.host, page.port,
                                 tuple(spec.rating_range))  # fmt: skip
 
-    def query(
-        self,
-        candidates: Segments,
-        chosen: np.ndarray,
-        count: int,
-        rated: Segments,
-        rng: np.random.Generator,
-    ) -> QueryAnswer:
+    def query(self, q: Query) -> QueryAnswer:
         """Answers given before (a restart) first, then the page; blocks."""
-        order = np.concatenate([chosen, np.setdiff1d(np.arange(len(candidates)), chosen)])
-        answers = self.rater.rate(candidates.take(order), count, set(segment_ids(rated)))
+        candidates = q.candidates
+        order = np.concatenate([q.chosen, np.setdiff1d(np.arange(len(candidates)), q.chosen)])
+        answers = self.rater.rate(candidates.take(order), q.count, set(segment_ids(q.rated)))
         gone = set(answers.asked_ids)
         if answers.segments is not None:
             gone |= set(segment_ids(answers.segments))

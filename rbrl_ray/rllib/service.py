@@ -33,7 +33,7 @@ from rbrl_ray import metric_names as m
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.feedback.mirror import StorageMirror
-from rbrl_ray.feedback.query import QuerySite, rater_for
+from rbrl_ray.feedback.query import Query, QuerySite, rater_for
 from rbrl_ray.feedback.recovery import Unrestored, unrestored
 from rbrl_ray.feedback.segments import Segments, segment_ids
 from rbrl_ray.feedback.store import ANNOTATION_FIELDS, lineages, new_lineage
@@ -165,7 +165,7 @@ class RatingService:
     def _query(self, count: int) -> None:
         candidates = Segments.concat(self.pool)
         chosen = self._select(candidates, min(count, len(candidates)))
-        answer = self.rater.query(candidates, chosen, count, self.rated, self.rng)
+        answer = self.rater.query(Query(candidates, chosen, count, self.rated, self.rng))
         keep = np.setdiff1d(np.arange(len(candidates)), answer.used)
         self.pool = [candidates.take(keep)] if len(keep) else []
         if len(answer.labels):
