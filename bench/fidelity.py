@@ -1,7 +1,7 @@
 """Reward-model fidelity on all six envs, from segments of PPO policy snapshots.
 
     pip install -e ".[bench]"
-    python bench/fidelity.py [--envs all] [--classes 3] [--ratings 1000] [--heldout 500]
+    python -m bench.fidelity [--envs all] [--classes 3] [--ratings 1000] [--heldout 500]
 
 For each env: a PPO run on the env reward (the `small` preset, --ppo-steps env
 steps) is sampled at --stages evenly spaced snapshots, untrained first, for a
@@ -39,7 +39,7 @@ from rbrl_ray.jsonio import write_json
 from rbrl_ray.methods import REWARD_METHODS
 from rbrl_ray.reward_bench.cli import fit_method, histogram
 
-PROG = "bench/fidelity.py"
+PROG = "python -m bench.fidelity"
 HERE = Path(__file__).resolve().parent
 COLUMNS = ("pearson", "spearman", "accuracy")
 

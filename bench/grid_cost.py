@@ -1,6 +1,6 @@
 """Reserved core-hours of the paper grid at packed-machine throughput: this project versus SB3.
 
-    python bench/grid_cost.py [bench/results/packed_*.json ...]
+    python -m bench.grid_cost [bench/results/packed_*.json ...]
 
 Reads bench/packed.py's records (trials packed one per core, as a cluster runs a
 grid) and prices tune_configs/paper.yaml's grid. Each trial reserves the CPUs its
@@ -30,7 +30,7 @@ from rbrl_ray.cli import OneLineParser, UsageError, run_main
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.sweep.grid import expand, load_sweep
 
-PROG = "bench/grid_cost.py"
+PROG = "python -m bench.grid_cost"
 HERE = Path(__file__).resolve().parent
 PAPER = HERE.parent / "tune_configs" / "paper.yaml"
 KINDS = ("ppo", "ours", "sb3")

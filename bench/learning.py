@@ -1,9 +1,9 @@
 """Learning parity: our PPO against SB3 PPO (the paper's) with identical settings.
 
     pip install -e ".[bench]"
-    python bench/learning.py --env cartpole-balance --steps 300000 --seeds 0,1,2
-    python bench/learning.py --env walker-walk --steps 500000 --kinds ppo,sb3
-    python bench/learning.py --name ablation_rllib_default --kinds ppo \\
+    python -m bench.learning --env cartpole-balance --steps 300000 --seeds 0,1,2
+    python -m bench.learning --env walker-walk --steps 500000 --kinds ppo,sb3
+    python -m bench.learning --name ablation_rllib_default --kinds ppo \\
         --ppo free_log_std=false --ppo init=torch --ppo adam_eps=1e-8
 
 Each run (kind × seed) trains in its own process and reports, per iteration, the
@@ -41,7 +41,7 @@ from rbrl_ray.experiment import PPO_PRESETS, PPOSettings
 from rbrl_ray.jsonio import write_json
 from rbrl_ray.validation import error_line
 
-PROG = "bench/learning.py"
+PROG = "python -m bench.learning"
 HERE = Path(__file__).resolve().parent
 FINAL_ITERATIONS = 2
 LABELS = {
@@ -158,7 +158,7 @@ class Record:
 
 def run_one(kind: str, seed: int, args: argparse.Namespace, ppo: PPOSettings) -> dict[str, Any]:
     command = [
-        sys.executable, str(HERE / "learning_runs.py"), kind, "--env", args.env,
+        sys.executable, "-m", "bench.learning_runs", kind, "--env", args.env,
         "--steps", str(args.steps), "--seed", str(seed), "--ppo", ppo.model_dump_json(),
     ]  # fmt: skip
     threads = args.threads or max(1, (os.cpu_count() or 1) // args.jobs)

@@ -1,8 +1,8 @@
 """The learning gate: the README's demo sweep, shortened, still learns cartpole.
 
-    python bench/learning_gate.py                      # the gate, as the test runs it
-    python bench/learning_gate.py --seeds 0,1,2 --name demo_150k
-    python bench/learning_gate.py --ppo free_log_std=false --name regression_log_std
+    python -m bench.learning_gate                      # the gate, as the test runs it
+    python -m bench.learning_gate --seeds 0,1,2 --name demo_150k
+    python -m bench.learning_gate --ppo free_log_std=false --name regression_log_std
 
 Runs `python -m rbrl_ray.sweep` on tune_configs/demo.yaml as a user would (Ray, Tune,
 RLlib, the rating service, the relabelling learner connector, the synthetic rater),
@@ -49,7 +49,7 @@ from bench.learning import ppo_overrides
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
 from rbrl_ray.report.trials import load_trials
 
-PROG = "bench/learning_gate.py"
+PROG = "python -m bench.learning_gate"
 REPO = Path(__file__).resolve().parent.parent
 DEMO = REPO / "tune_configs" / "demo.yaml"
 METHODS = ("ppo", "ours")

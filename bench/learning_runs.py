@@ -1,6 +1,6 @@
 """One learning run, in its own process, for bench/learning.py.
 
-    python bench/learning_runs.py KIND --env ENV --steps N --seed S [--ppo JSON] [--classes C]
+    python -m bench.learning_runs KIND --env ENV --steps N --seed S [--ppo JSON] [--classes C]
 
 KIND: ppo (this project's RatingPPO on the env reward), sb3 (stable-baselines3 PPO
 with the same settings), sb3_rbrl (SB3 PPO with the RbRL code's own settings: gSDE,

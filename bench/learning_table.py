@@ -1,6 +1,6 @@
 """One table across learning records: the ablation of BENCHMARKS.md, "Learning parity".
 
-    python bench/learning_table.py ablation_rllib_default ablation_free_log_std_only \
+    python -m bench.learning_table ablation_rllib_default ablation_free_log_std_only \
         cartpole-balance --at 208000 [--kinds ppo,sb3]
 
 For each record (bench/results/learning_<name>.json) and each seed: the mean
@@ -20,7 +20,7 @@ from bench.learning import FINAL_ITERATIONS, HERE, curves_of, plot_band, save_ax
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range, run_main
 from rbrl_ray.experiment import PPO_PRESETS, PPOSettings
 
-PROG = "bench/learning_table.py"
+PROG = "python -m bench.learning_table"
 
 
 def build_parser() -> OneLineParser:

@@ -1,7 +1,7 @@
 """A packed machine: as many concurrent trials as it has cores, ours through Tune, against SB3.
 
     pip install -e ".[bench]"
-    python bench/packed.py --env cartpole-balance [--steps 256000] [--trials N] [--only KINDS]
+    python -m bench.packed --env cartpole-balance [--steps 256000] [--trials N] [--only KINDS]
 
 What a cluster grid pays per core. Our trials run through `python -m rbrl_ray.sweep`
 with tune_configs/paper.yaml as it is (PPO preset, schedule, service CPUs, so the
@@ -43,7 +43,7 @@ from rbrl_ray.cli import (
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.jsonio import write_json
 
-PROG = "bench/packed.py"
+PROG = "python -m bench.packed"
 HERE = Path(__file__).resolve().parent
 PAPER = HERE.parent / "tune_configs" / "paper.yaml"
 KINDS = ("ppo", "ours", "sb3")
@@ -138,7 +138,7 @@ def run_sb3(args: argparse.Namespace, work: Path, log: Path) -> dict[str, Any]:
     """N SB3 processes at once, one torch thread each, with the sweep's PPO settings."""
     _, spec = write_sweep(args, "ppo", work)
     env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
-    command = [sys.executable, str(HERE / "throughput_runs.py"), "sb3", "--env", args.env]
+    command = [sys.executable, "-m", "bench.throughput_runs", "sb3", "--env", args.env]
     command += ["--steps", str(args.steps), "--ppo", spec.ppo.model_dump_json()]
     with log.open("w") as err:
         procs = [

@@ -1,7 +1,7 @@
 """What showing segments to a person costs: rendering speed, the memory a segment's
 physics states add, and the sampling time recording them takes.
 
-    python bench/rendering.py [--envs cartpole-balance,walker-walk] [--segments 4]
+    python -m bench.rendering [--envs cartpole-balance,walker-walk] [--segments 4]
 
 For each env: scripted segments with physics states (reward_bench's behaviours),
 each rendered to 240x320 frames from its states (frames/s of rendering alone) and
@@ -72,7 +72,7 @@ def bytes_per_segment(env: str, count: int = 200) -> dict[str, float]:
 
 
 def sampling_speed(env: str, record: bool, steps: int = 16_000, envs: int = 8) -> float:
-    from rbrl_ray.vector_env import DmcVectorEnv
+    from rbrl_ray.rllib.lean.vector_env import DmcVectorEnv
 
     vector = DmcVectorEnv(env, envs, record_states=record)
     vector.reset(seed=0)

@@ -1,7 +1,7 @@
 """What a reward-model fit costs on CPU and on a GPU, and with several services
 sharing one GPU: torch only (no Ray, no MuJoCo), for any machine with CUDA.
 
-    python bench/reward_fit_gpu.py [--envs cartpole-balance,walker-walk] [--ratings 2000]
+    python -m bench.reward_fit_gpu [--envs cartpole-balance,walker-walk] [--ratings 2000]
         [--epochs 100] [--sharing 1,2,4] [--out bench/results]
 
 Each fit is the rating service's (`RewardTrainer.fit`, method `ours`, RbRL's 3×256

@@ -2,7 +2,7 @@
 floor, SB3 PPO (RbRL's backbone), ppo and ours.
 
     pip install -e ".[bench]"
-    python bench/throughput.py --env cartpole-balance [--steps 128000] [--repeats 3]
+    python -m bench.throughput --env cartpole-balance [--steps 128000] [--repeats 3]
 
 Each measurement runs in a fresh process, one at a time, with the paper's PPO
 settings for every learner (16k steps per rollout from 8 envs, minibatch 128,
@@ -42,7 +42,7 @@ from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS
 from rbrl_ray.jsonio import write_json
 
-PROG = "bench/throughput.py"
+PROG = "python -m bench.throughput"
 HERE = Path(__file__).resolve().parent
 LABELS = {
     "raw": "raw dm_control, 1 env, random actions",
@@ -96,7 +96,8 @@ def measure_once(kind: str, args: argparse.Namespace, log: Path) -> dict[str, An
     steps = args.raw_steps if kind == "raw" else args.steps
     command = [
         sys.executable,
-        str(HERE / "throughput_runs.py"),
+        "-m",
+        "bench.throughput_runs",
         kind,
         "--env",
         args.env,

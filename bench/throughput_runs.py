@@ -1,7 +1,7 @@
 """One throughput measurement, run in its own process by bench/throughput.py.
 
-    python bench/throughput_runs.py KIND --env ENV --steps N [--preset P] [--classes C] [--seed S]
-    python bench/throughput_runs.py sb3 --env ENV --steps N --ppo '{"envs_per_runner": 32}'
+    python -m bench.throughput_runs KIND --env ENV --steps N [--preset P] [--classes C] [--seed S]
+    python -m bench.throughput_runs sb3 --env ENV --steps N --ppo '{"envs_per_runner": 32}'
 
 KIND is one of: raw (one dm_control env, random actions), sample (this project's
 EnvRunner alone: vector env, connectors, policy inference), floor (the PPO update

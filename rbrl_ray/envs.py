@@ -35,7 +35,7 @@ class Task:
 
 
 #: The per-env settings of the sweeps (rating ranges calibrated by
-#: bench/rating_boundaries.py, PPO overrides): a config's `env_settings`, by default
+#: rbrl_ray/rating_boundaries.py, PPO overrides): a config's `env_settings`, by default
 #: "envs.yaml" beside it; this shipped copy where none is (tune_configs/envs.yaml links to it).
 DEFAULT_ENV_SETTINGS = "envs.yaml"
 SHIPPED_ENV_SETTINGS = Path(__file__).resolve().parent / "configs" / DEFAULT_ENV_SETTINGS

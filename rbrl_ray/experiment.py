@@ -181,7 +181,7 @@ class PPOSettings(StrictModel):
     update_loop: Literal["lean", "rllib"] = Field(
         "lean",
         description="lean: this project's update loop, the same gradient steps without "
-        "RLlib's per-minibatch bookkeeping (rllib/fast_learner.py); rllib: RLlib's own",
+        "RLlib's per-minibatch bookkeeping (rllib/lean/learner.py); rllib: RLlib's own",
     )
     num_gpus_per_learner: float = Field(
         0.0,
@@ -226,12 +226,12 @@ class PPOSettings(StrictModel):
     env_runner_connectors: Literal["lean", "rllib"] = Field(
         "lean",
         description="lean: this project's connector pieces, the same numbers with less "
-        "per-env work (rllib/connectors.py); rllib: RLlib's own",
+        "per-env work (rllib/lean/connectors.py); rllib: RLlib's own",
     )
     sampler: Literal["lean", "rllib"] = Field(
         "lean",
         description="lean: this project's vector of dm_control envs and rollout loop, the "
-        "same episodes with less per-step work (vector_env.py, rllib/env_runner.py); "
+        "same episodes with less per-step work (rllib/lean/vector_env.py, env_runner.py); "
         "rllib: gymnasium's SyncVectorEnv of wrapped envs and RLlib's SingleAgentEnvRunner",
     )
     # 1: sampling beside the learner, on its own CPU. 0 (in the trial's process) learns

@@ -33,12 +33,13 @@ from rbrl_ray.cli import (
 from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.rater import parse_noise
-from rbrl_ray.jsonio import DamagedFile, read_json, write_json
+from rbrl_ray.jsonio import DamagedFile, read_json
 from rbrl_ray.methods import ALL_METHODS
+from rbrl_ray.trial_summary import SUMMARY_FILE, curve_point, result_summary, write_summary
 from rbrl_ray.validation import error_line
 
 PROG = "rbrl_ray.train"
-SPEC_FILE, SUMMARY_FILE = "spec.json", "summary.json"
+SPEC_FILE = "spec.json"
 CHECKPOINT_DIR = checkpoints.CHECKPOINT_DIR
 SPEC_ADVICE = "restore it from a backup, or start a new trial with the same flags"
 
@@ -230,50 +231,6 @@ def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str
     return " | ".join(parts)
 
 
-def finite_or_none(value: float | None) -> float | None:
-    """A metric as strict JSON has it: NaN (no episode ended, say) becomes null."""
-    return None if value is None or math.isnan(value) else float(value)
-
-
-def curve_point(result: dict[str, Any]) -> dict[str, Any]:
-    """One iteration of the summary's curve: steps, training return, evaluation return."""
-    return {
-        "steps": int(m.under_env_runners(result, m.STEPS_KEY)),
-        "true_return": finite_or_none(m.under_env_runners(result, m.RETURN_KEY)),
-        "eval_return": finite_or_none(m.evaluation_return(result)),
-    }
-
-
-def last_value(curve: list[dict[str, Any]], key: str) -> float | None:
-    values = [c[key] for c in curve if c.get(key) is not None and not math.isnan(c[key])]
-    return values[-1] if values else None
-
-
-def result_summary(
-    spec: ExperimentSpec, result: dict[str, Any], steps_per_s: float, curve: list[dict[str, Any]]
-) -> dict[str, Any]:
-    return {
-        "env": spec.env,
-        "method": spec.method,
-        "classes": spec.classes,
-        "seed": spec.seed,
-        "timesteps_total": int(m.under_env_runners(result, m.STEPS_KEY)),
-        "true_return_mean": last_value(curve, "true_return"),
-        "eval_return_mean": last_value(curve, "eval_return"),
-        "ratings": result.get(m.NUM_RATINGS, 0),
-        "reward_model": {
-            metric.split("/", 1)[1]: result.get(metric)
-            for metric in (m.RM_ACCURACY, m.PEARSON_TRUE, m.SIGMA_CLS, m.SIGMA_REG, m.RM_VERSION)
-        },
-        "rating_service": {  # survived deaths (docs/reliability.md)
-            "restarts": result.get(m.SERVICE_RESTARTS, 0),
-            "ratings_reused": result.get(m.RATINGS_REUSED, 0),
-        },
-        "env_steps_per_s": round(steps_per_s, 1),
-        "curve": curve,
-    }
-
-
 def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) -> dict[str, Any]:
     import ray
 
@@ -307,7 +264,7 @@ def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) 
                 break
         steps_per_s = (steps - first_steps) / (time.perf_counter() - start)
         summary = result_summary(spec, result, steps_per_s, curve)
-        write_json(out / SUMMARY_FILE, summary)
+        write_summary(out, summary)
         return summary
     finally:
         algo.stop()

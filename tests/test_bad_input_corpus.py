@@ -66,23 +66,23 @@ CORPUS: list[tuple[str, str]] = [
     ("-m rbrl_ray.play {tmp}", "no checkpoint in it"),
     ("-m rbrl_ray.play {tmp} --out {tmp}/video.mp4", "the video is WebM"),
     (TRAIN + " --out {tmp}/t --reward-device gpu", "invalid choice: 'gpu'"),
-    ("bench/throughput.py --env pong", "unknown env 'pong'; allowed"),
-    ("bench/throughput.py --steps 0", "steps must be >= 1, got 0"),
-    ("bench/throughput.py --repeats 0", "repeats must be >= 1, got 0"),
-    ("bench/throughput.py --only raw,warp", "unknown measurement 'warp'; allowed: raw"),
-    ("bench/learning.py --ppo kl=1", "unknown --ppo setting 'kl=1'; allowed keys: lr"),
-    ("bench/learning.py --kinds ppo,dqn", "unknown kind 'dqn'; allowed: ppo, sb3, sb3_rbrl, ours"),
-    ("bench/learning.py --seeds a,b", "--seeds must be comma-separated integers, got 'a,b'"),
-    ("bench/learning_gate.py --ppo kl=1", "unknown --ppo setting 'kl=1'; allowed keys: lr"),
-    ("bench/learning_gate.py --steps 0", "steps must be >= 1, got 0"),
-    ("bench/learning_gate.py --threshold sb3=1", "--threshold 'sb3=1': the method must be one of"),
-    ("bench/packed.py --only ppo,foo", "unknown kind 'foo'; allowed: ppo, ours, sb3"),
-    ("bench/packed.py --trials 0", "trials must be >= 1, got 0"),
-    ("bench/grid_cost.py {tmp}/none.json", "none.json: no such file"),
-    ("bench/grid_cost.py {tmp}/typo.yaml", "not a bench/packed.py record"),
-    ("bench/fidelity.py --envs pong", "unknown env 'pong'; allowed: all"),
-    ("bench/rating_boundaries.py --env pong", "unknown env 'pong'; allowed"),
-    ("bench/rating_boundaries.py --env cartpole-balance --quantile 0.7",
+    ("-m bench.throughput --env pong", "unknown env 'pong'; allowed"),
+    ("-m bench.throughput --steps 0", "steps must be >= 1, got 0"),
+    ("-m bench.throughput --repeats 0", "repeats must be >= 1, got 0"),
+    ("-m bench.throughput --only raw,warp", "unknown measurement 'warp'; allowed: raw"),
+    ("-m bench.learning --ppo kl=1", "unknown --ppo setting 'kl=1'; allowed keys: lr"),
+    ("-m bench.learning --kinds ppo,dqn", "unknown kind 'dqn'; allowed: ppo, sb3, sb3_rbrl, ours"),
+    ("-m bench.learning --seeds a,b", "--seeds must be comma-separated integers, got 'a,b'"),
+    ("-m bench.learning_gate --ppo kl=1", "unknown --ppo setting 'kl=1'; allowed keys: lr"),
+    ("-m bench.learning_gate --steps 0", "steps must be >= 1, got 0"),
+    ("-m bench.learning_gate --threshold sb3=1", "--threshold 'sb3=1': the method must be one of"),
+    ("-m bench.packed --only ppo,foo", "unknown kind 'foo'; allowed: ppo, ours, sb3"),
+    ("-m bench.packed --trials 0", "trials must be >= 1, got 0"),
+    ("-m bench.grid_cost {tmp}/none.json", "none.json: no such file"),
+    ("-m bench.grid_cost {tmp}/typo.yaml", "not a bench/packed.py record"),
+    ("-m bench.fidelity --envs pong", "unknown env 'pong'; allowed: all"),
+    ("-m rbrl_ray.rating_boundaries --env pong", "unknown env 'pong'; allowed"),
+    ("-m rbrl_ray.rating_boundaries --env cartpole-balance --quantile 0.7",
      "quantile must be in (0, 0.5), got 0.7"),
 ]  # fmt: skip
 
@@ -125,7 +125,8 @@ def test_the_benchmarks_answer_help():
     scripts = ("throughput.py", "learning.py", "packed.py", "grid_cost.py", "fidelity.py")
 
     def ask(script: str) -> subprocess.CompletedProcess:
-        return subprocess.run([sys.executable, f"bench/{script}", "--help"], cwd=REPO,
+        module = f"bench.{Path(script).stem}"
+        return subprocess.run([sys.executable, "-m", module, "--help"], cwd=REPO,
                               capture_output=True, text=True, timeout=120)  # fmt: skip
 
     with ThreadPoolExecutor(max_workers=4) as pool:

@@ -25,7 +25,8 @@ BENCH = Path(__file__).resolve().parents[1] / "bench"
 
 def _run(script, *args, timeout=900):
     return subprocess.run(
-        [sys.executable, str(BENCH / script), *args],
+        [sys.executable, "-m", f"bench.{Path(script).stem}", *args],
+        cwd=BENCH.parent,  # benchmarks run from the checkout, not installed
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -184,7 +185,10 @@ def test_grid_cost_prices_each_trial_at_its_packed_rate_and_its_reservation(tmp_
     path = tmp_path / "packed_cartpole-balance.json"
     path.write_text(json.dumps(record))
     result = subprocess.run(
-        [sys.executable, str(BENCH / "grid_cost.py"), str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "bench.grid_cost", str(path)],
+        cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 0, result.stderr
     # paper.yaml: 60 ppo trials and 1,500 reward trials, 4M steps each
@@ -198,7 +202,10 @@ def test_grid_cost_prices_each_trial_at_its_packed_rate_and_its_reservation(tmp_
     del record["summary"]["sb3"]
     path.write_text(json.dumps(record))
     result = subprocess.run(
-        [sys.executable, str(BENCH / "grid_cost.py"), str(path)], capture_output=True, text=True
+        [sys.executable, "-m", "bench.grid_cost", str(path)],
+        cwd=BENCH.parent,
+        capture_output=True,
+        text=True,
     )
     assert result.returncode == 2 and "no measurement of sb3" in result.stderr
 

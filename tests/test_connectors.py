@@ -10,7 +10,7 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.utils.filter import RunningStat
 
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
-from rbrl_ray.rllib.connectors import push
+from rbrl_ray.rllib.lean.connectors import push
 from rbrl_ray.rllib.ppo import RatingPPOConfig
 
 STATS = ("mean_array", "mean_delta_array", "sum_sq_diff_array", "sum_sq_diff_delta_array")
@@ -71,7 +71,7 @@ def test_unsquash_matches_rllibs_per_env_unsquash_on_any_box():
     import gymnasium as gym
     from ray.rllib.utils.spaces.space_utils import unsquash_action
 
-    from rbrl_ray.rllib.connectors import UnsquashActions
+    from rbrl_ray.rllib.lean.connectors import UnsquashActions
 
     space = gym.spaces.Box(np.array([-2.0, 0.0], np.float32), np.array([1.0, 3.0], np.float32))
     actions = np.random.default_rng(1).normal(0.0, 2.0, size=(64, 2)).astype(np.float32)

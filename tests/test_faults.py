@@ -11,7 +11,6 @@ The iteration of each kill is drawn from RBRL_FAULT_SEED (random when unset, and
 printed, so that a failure can be replayed with the same seed).
 """
 
-import json
 import os
 import random
 import signal
@@ -32,6 +31,7 @@ from rbrl_ray.feedback.segments import ratings_digest, segment_ids
 from rbrl_ray.feedback.store import RatedStore, lineages
 from rbrl_ray.rllib.keys import SERVICE_ATTR
 from rbrl_ray.rllib.tune_restore import trial_ratings_dir
+from rbrl_ray.trial_summary import read_summary
 from tests.sweep_helpers import (
     checkpoint_service_state,
     in_session,
@@ -151,7 +151,7 @@ def test_service_killed_in_train_is_replaced_and_nothing_is_asked_twice(tmp_path
     text = log.read_text()
     assert "Traceback" not in text, text[-4000:]
     assert "service restarts 1" in text  # the progress line says so
-    summary = json.loads((out / "summary.json").read_text())
+    summary = read_summary(out)
     assert summary["rating_service"]["restarts"] == 1
     assert summary["timesteps_total"] >= 8000
     state = checkpoint_service_state(out / "checkpoint")

@@ -8,9 +8,13 @@ from rbrl_ray import metric_names
 
 PACKAGE = Path(__file__).resolve().parents[1] / "rbrl_ray"
 #: The command-line layer: the only modules that may raise or import UsageError.
-CLI_LAYER = {"rbrl_ray.cli", "rbrl_ray.train", "rbrl_ray.rate", "rbrl_ray.play"} | {
-    f"rbrl_ray.{app}.cli" for app in ("sweep", "report", "reward_bench")
-}
+CLI_LAYER = {
+    "rbrl_ray.cli",
+    "rbrl_ray.train",
+    "rbrl_ray.rate",
+    "rbrl_ray.play",
+    "rbrl_ray.rating_boundaries",
+} | {f"rbrl_ray.{app}.cli" for app in ("sweep", "report", "reward_bench")}
 
 
 def modules() -> dict[str, ast.Module]:
@@ -115,7 +119,17 @@ FLOOR = ("rbrl_ray.feedback", "rbrl_ray.reward", "rbrl_ray.experiment", "rbrl_ra
 ADDON = ("rbrl_ray.rllib",)
 APPLICATIONS = tuple(
     f"rbrl_ray.{app}"
-    for app in ("human", "sweep", "campaign", "report", "reward_bench", "train", "rate", "play")
+    for app in (
+        "human",
+        "sweep",
+        "campaign",
+        "report",
+        "reward_bench",
+        "train",
+        "rate",
+        "play",
+        "rating_boundaries",
+    )
 )
 
 
@@ -129,3 +143,100 @@ def test_no_import_runs_up_a_layer():
         if within(name, FLOOR) or within(name, ADDON):
             upward += [f"{name} -> {m}" for m in imported(tree, False) if within(m, above)]
     assert not upward, "imports up a layer: " + "; ".join(sorted(upward))
+
+
+#: The speed layer (rllib/lean/) and the one module that switches it on.
+LEAN = "rbrl_ray.rllib.lean"
+LEAN_SWITCHES = "rbrl_ray.rllib.lean_switches"
+#: What the speed layer may import of ours: the env vector's task lookup, metric names,
+#: and the observation filter whose arithmetic its own filter repeats.
+LEAN_MAY_IMPORT = ("rbrl_ray.envs", "rbrl_ray.metric_names", "rbrl_ray.rllib.observation_filter")
+
+
+def _ours(name: str) -> bool:
+    return name == "rbrl_ray" or name.startswith("rbrl_ray.")
+
+
+def _under(name: str, top: str) -> bool:
+    return name == top or name.startswith(top + ".")
+
+
+def test_the_speed_layer_is_reached_only_through_its_switches():
+    trees = modules()
+    users = sorted(
+        name
+        for name, tree in trees.items()
+        if not _under(name, LEAN) and any(_under(m, LEAN) for m in imported(tree, False))
+    )
+    assert users == [LEAN_SWITCHES]
+    reaching_up = [
+        f"{name} -> {m}"
+        for name, tree in trees.items()
+        if _under(name, LEAN)
+        for m in imported(tree, False)
+        if _ours(m) and not _under(m, LEAN) and not any(_under(m, ok) for ok in LEAN_MAY_IMPORT)
+    ]
+    assert not reaching_up, "the speed layer imports the add-on: " + "; ".join(reaching_up)
+
+
+#: RLlib private members used outside the speed layer, each for a reason RLlib leaves no
+#: public way around (module -> members). Anything new here fails the test.
+RLLIB_PRIVATE_ALLOWED = {
+    # RLlib's curiosity example inserts its connector pieces the same way
+    "rbrl_ray.rllib.relabel": {"_learner_connector"},
+    # extends MeanStdFilter (the pooled merge); reads a filter's statistics and update
+    # flag and an EnvRunner's env-to-module pipeline, which have no public accessors
+    "rbrl_ray.rllib.observation_filter": {"_filters", "_update_stats", "_env_to_module"},
+}
+#: Private attribute names our own classes define (not RLlib's).
+OWN_PRIVATE = {"_env", "_slices", "_obs_dim", "_needs_reset", "_filter", "_start"}
+
+
+def _private_attributes(tree: ast.Module) -> set[str]:
+    """Every `x._name` read or written, except `self._name` our class defines."""
+    assigned_on_self = {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and isinstance(node.ctx, ast.Store)
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    }
+    methods = {n.name for n in ast.walk(tree) if isinstance(n, ast.FunctionDef)}
+    return {
+        node.attr
+        for node in ast.walk(tree)
+        if isinstance(node, ast.Attribute)
+        and node.attr.startswith("_")
+        and not node.attr.startswith("__")
+        and node.attr not in assigned_on_self | methods | OWN_PRIVATE
+    }
+
+
+def test_no_rllib_private_member_outside_the_speed_layer():
+    found = {}
+    for name, tree in modules().items():
+        if _under(name, LEAN) or not any(m.startswith("ray.rllib") for m in imported(tree, False)):
+            continue
+        private = _private_attributes(tree) - RLLIB_PRIVATE_ALLOWED.get(name, set())
+        if private:
+            found[name] = sorted(private)
+    assert not found, f"RLlib private members outside rllib/lean/: {found}"
+
+
+def test_the_private_member_scan_sees_one():
+    tree = ast.parse("import ray.rllib\ndef f(runner):\n    return runner._env_to_module\n")
+    assert _private_attributes(tree) == {"_env_to_module"}
+
+
+def test_the_install_puts_only_rbrl_ray_into_site_packages():
+    """pyproject's package list, as setuptools reads it: benchmarks and tests stay in
+    the repository (a top-level `bench` would clash with other projects')."""
+    import tomllib
+    from setuptools import find_packages
+
+    config = tomllib.loads((PACKAGE.parent / "pyproject.toml").read_text())
+    include = config["tool"]["setuptools"]["packages"]["find"]["include"]
+    found = find_packages(where=str(PACKAGE.parent), include=include)
+    assert "rbrl_ray" in found and "rbrl_ray.rllib.lean" in found
+    assert {name.split(".")[0] for name in found} == {"rbrl_ray"}

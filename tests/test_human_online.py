@@ -19,6 +19,7 @@ import pytest
 
 from rbrl_ray.feedback.segments import segment_ids
 from rbrl_ray.feedback.store import RatedStore, lineages
+from rbrl_ray.trial_summary import read_summary
 from tests.user_env import users_environment
 
 pytestmark = pytest.mark.slow
@@ -117,7 +118,7 @@ def test_a_person_trains_the_reward_model_and_a_restart_asks_nothing_twice(tmp_p
     assert set(RatedStore(lineages(out / "ratings")[-1]).annotations()["annotator"]) == {
         "annotator"
     }
-    result = json.loads((out / "summary.json").read_text())
+    result = read_summary(out)
     assert result["ratings"] == TOTAL and result["reward_model"]["version"] >= 2
     # each iteration once: the first run's rows after its checkpoint were moved aside
     with open(out / "progress.csv") as handle:

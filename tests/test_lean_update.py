@@ -2,12 +2,18 @@
 
 import numpy as np
 import pytest
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
+from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.policy.sample_batch import MultiAgentBatch, SampleBatch
 from ray.rllib.utils.minibatch_utils import MiniBatchCyclicIterator
 
+from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
-from rbrl_ray.rllib.minibatches import cyclic_minibatches
+from rbrl_ray.rllib.lean.env_runner import LeanEnvRunner
+from rbrl_ray.rllib.lean.minibatches import cyclic_minibatches
+from rbrl_ray.rllib.lean_switches import LeanRatingRewardLearner
 from rbrl_ray.rllib.ppo import RatingPPOConfig
+from rbrl_ray.rllib.relabel import RatingRewardLearner
 
 
 @pytest.mark.parametrize(
@@ -43,8 +49,13 @@ def test_minibatch_plan_rejects_an_empty_batch():
 LOGGED = ("policy_loss", "vf_loss", "entropy", "total_loss", "num_module_steps_trained")
 
 
-def _train(spec, tmp_path, iterations):
+def _train(spec, tmp_path, iterations, kinds=None):
+    """Per-iteration learner metrics and the final weights; `kinds` receives the
+    learner's and the EnvRunner's classes."""
     algo = RatingPPOConfig.from_spec(spec, rating_dir=tmp_path / "ratings").build_algo()
+    if kinds is not None:
+        kinds["learner"] = type(algo.learner_group._learner)
+        kinds["env_runner"] = type(algo.env_runner_group.local_env_runner)
     try:
         rows = []
         for _ in range(iterations):
@@ -58,6 +69,9 @@ def _train(spec, tmp_path, iterations):
                     "lifetime_env_steps": result["learners"]["__all_modules__"][
                         "num_env_steps_trained_lifetime"
                     ],
+                    "trained_reward": result["learners"]["__all_modules__"].get(
+                        m.TRAIN_REWARD_MEAN, np.nan
+                    ),
                 }
             )
         weights = algo.get_module().state_dict()
@@ -92,8 +106,15 @@ def test_lean_paths_learn_exactly_as_rllibs_own(ray_local, tmp_path, method, cla
             reward_model={"hidden": 32, "layers": 2, "max_epochs": 3},
         )
 
-    lean, lean_weights = _train(spec("lean"), tmp_path / "lean", 4)
-    rllib, rllib_weights = _train(spec("rllib"), tmp_path / "rllib", 4)
+    lean_kinds, rllib_kinds = {}, {}
+    lean, lean_weights = _train(spec("lean"), tmp_path / "lean", 4, lean_kinds)
+    rllib, rllib_weights = _train(spec("rllib"), tmp_path / "rllib", 4, rllib_kinds)
+    # the rllib side is the add-on alone on RLlib's stock learner and EnvRunner
+    assert rllib_kinds == {"learner": RatingRewardLearner, "env_runner": SingleAgentEnvRunner}
+    assert lean_kinds == {"learner": LeanRatingRewardLearner, "env_runner": LeanEnvRunner}
+    assert RatingRewardLearner.__mro__[1] is PPOTorchLearner
+    # the relabeller ran on both (with `ppo` there is none)
+    assert bool(np.isfinite(rllib[-1]["trained_reward"])) == (method != "ppo")
     for a, b in zip(lean, rllib, strict=True):
         assert a == pytest.approx(b, rel=0, abs=0, nan_ok=True), (a, b)
     assert lean[-1]["num_module_steps_trained"] > 0

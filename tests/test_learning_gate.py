@@ -22,7 +22,7 @@ REPO = Path(__file__).resolve().parent.parent
 
 def test_the_demo_sweep_still_learns_cartpole(tmp_path):
     gate = subprocess.run(
-        [sys.executable, "bench/learning_gate.py", "--out", str(tmp_path)],
+        [sys.executable, "-m", "bench.learning_gate", "--out", str(tmp_path)],
         cwd=REPO,
         capture_output=True,
         text=True,

@@ -8,7 +8,7 @@ from ray.rllib.connectors.env_to_module import MeanStdFilter
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.filter import RunningStat
 
-from rbrl_ray.rllib.connectors import LeanMeanStdFilter
+from rbrl_ray.rllib.lean.connectors import LeanMeanStdFilter
 from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
 
 SPACE = gym.spaces.Box(-np.inf, np.inf, (3,), np.float32)

@@ -12,8 +12,12 @@ from ray.rllib.core.rl_module.default_model_config import DefaultModelConfig
 from rbrl_ray.envs import get_task
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec, PPOSettings
 from rbrl_ray.rllib.keys import SPEC_KEY, spec_of
+from rbrl_ray.rllib.lean.env_runner import LeanEnvRunner
+from rbrl_ray.rllib.lean.learner import LeanPPOTorchLearner
+from rbrl_ray.rllib.lean_switches import LeanRatingRewardLearner, effective_settings
 from rbrl_ray.rllib.policy_net import HIDDEN_GAIN, PI_OUTPUT_GAIN, VF_OUTPUT_GAIN
 from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig, as_rating_config
+from rbrl_ray.rllib.relabel import RatingRewardLearner
 
 
 def spec(seed=0, **ppo):
@@ -196,3 +200,54 @@ def test_the_presets_use_validated_settings_and_an_unnamed_one_is_the_earlier_on
     # specs written before these settings existed ran foreach Adam and RLlib's merge
     assert PPOSettings.model_validate({}).adam == "foreach"
     assert PPOSettings.model_validate({}).filter_merge == "rllib"
+
+
+@pytest.mark.parametrize("update_loop", ["lean", "rllib"])
+def test_the_learners_adam_has_the_specs_epsilon_on_either_update_loop(update_loop):
+    task = get_task("cartpole-balance")
+    obs = gym.spaces.Box(-np.inf, np.inf, (task.obs_dim,), np.float32)
+    act = gym.spaces.Box(-1.0, 1.0, (task.act_dim,), np.float32)
+    config = RatingPPOConfig.from_spec(spec(update_loop=update_loop, adam_eps=3e-6, hidden=(8,)))
+    learner = config.build_learner(spaces={"default_policy": (obs, act)})
+    assert isinstance(learner, LeanPPOTorchLearner) is (update_loop == "lean")
+    ((_, optimizer),) = learner.get_optimizers_for_module("default_policy")
+    assert optimizer.defaults["eps"] == 3e-6
+
+
+def test_each_switch_picks_the_lean_piece_or_rllibs_own():
+    lean = RatingPPOConfig.from_spec(spec())
+    assert lean.learner_class is LeanRatingRewardLearner
+    assert lean.env_runner_cls is LeanEnvRunner
+    assert lean.gym_env_vectorize_mode == "vector_entry_point"
+    stock = RatingPPOConfig.from_spec(
+        spec(update_loop="rllib", sampler="rllib", env_runner_connectors="rllib")
+    )
+    assert stock.learner_class is RatingRewardLearner
+    assert not issubclass(stock.learner_class, LeanPPOTorchLearner)
+    assert stock.env_runner_cls is None  # RLlib's SingleAgentEnvRunner
+    assert stock.gym_env_vectorize_mode == "sync"
+    assert stock.add_default_connectors_to_module_to_env_pipeline
+
+
+def test_a_learner_subclass_set_on_purpose_is_kept():
+    class Mine(RatingRewardLearner):
+        pass
+
+    config = RatingPPOConfig.from_spec(spec()).learners(learner_class=Mine)
+    assert config.for_trial().learner_class is Mine
+
+
+def test_on_an_unproven_ray_version_the_lean_pieces_turn_off_with_one_warning(monkeypatch, caplog):
+    import ray
+
+    monkeypatch.setattr(ray, "__version__", "2.99.0")
+    with caplog.at_level("WARNING", logger="rbrl_ray.rllib.lean_switches"):
+        first = RatingPPOConfig.from_spec(spec())
+        RatingPPOConfig.from_spec(spec(seed=1))
+    assert first.learner_class is RatingRewardLearner
+    assert first.env_runner_cls is None
+    assert first.add_default_connectors_to_module_to_env_pipeline
+    (line,) = [r.getMessage() for r in caplog.records]
+    assert "proven on Ray 2.60.0, not 2.99.0" in line and "RLlib's own" in line
+    p = effective_settings(PPOSettings(), version="2.60.0")
+    assert (p.update_loop, p.sampler, p.env_runner_connectors) == ("lean",) * 3

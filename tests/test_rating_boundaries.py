@@ -1,4 +1,4 @@
-"""The rating-range rule of bench/rating_boundaries.py (no training here)."""
+"""The rating-range rule of rbrl_ray/rating_boundaries.py (no training here)."""
 
 import json
 import subprocess
@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.rating_boundaries import histograms, rating_range
+from rbrl_ray.rating_boundaries import histograms, rating_range
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -38,7 +38,7 @@ def test_one_value_only_still_gives_a_range():
 
 def test_recompute_needs_a_record(tmp_path):
     run = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "rating_boundaries.py"), "--env", "finger-spin",
+        [sys.executable, "-m", "rbrl_ray.rating_boundaries", "--env", "finger-spin",
          "--recompute", "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip
@@ -51,7 +51,7 @@ def test_committed_records_give_the_committed_ranges():
     import yaml
 
     envs = yaml.safe_load((REPO / "tune_configs" / "envs.yaml").read_text())
-    for path in sorted((REPO / "bench" / "results").glob("rating_boundaries_*.json")):
+    for path in sorted((REPO / "results" / "rating_boundaries").glob("rating_boundaries_*.json")):
         record = json.loads(path.read_text())
         assert envs[record["env"]]["rating_range"] == record["rating_range"], path.name
 
@@ -73,7 +73,7 @@ def _pilot_store(root: Path, returns_per_query: list[np.ndarray]) -> Path:
 def test_a_pilot_trial_gives_stage_two_and_keeps_stage_one(tmp_path):
     """--pilot: the range from the returns a real trial's rater was shown; the record
     keeps the PPO stage and says what the pilot's range did to its classes."""
-    from bench.rating_boundaries import main
+    from rbrl_ray.rating_boundaries import main
 
     rng = np.random.default_rng(1)
     ppo = np.concatenate([np.zeros(1950), rng.uniform(2, 14, 50)])  # finger-spin-like PPO
@@ -104,7 +104,7 @@ def test_a_pilot_trial_gives_stage_two_and_keeps_stage_one(tmp_path):
 
 def test_pilot_without_ratings_is_one_line(tmp_path):
     run = subprocess.run(
-        [sys.executable, str(REPO / "bench" / "rating_boundaries.py"), "--env", "finger-spin",
+        [sys.executable, "-m", "rbrl_ray.rating_boundaries", "--env", "finger-spin",
          "--pilot", str(tmp_path / "nothing"), "--out", str(tmp_path)],
         capture_output=True, text=True, timeout=120,
     )  # fmt: skip

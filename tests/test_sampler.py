@@ -13,9 +13,9 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 
 from rbrl_ray.envs import PHYSICS_STATE_KEY, RAW_OBS_KEY, TASK_NAMES, get_task, make_env
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
-from rbrl_ray.rllib.env_runner import LeanEnvRunner
+from rbrl_ray.rllib.lean.env_runner import LeanEnvRunner
+from rbrl_ray.rllib.lean.vector_env import DmcVectorEnv
 from rbrl_ray.rllib.ppo import RatingPPOConfig
-from rbrl_ray.vector_env import DmcVectorEnv
 
 
 def test_vector_env_steps_like_a_sync_vector_env_of_wrapped_envs():
@@ -116,7 +116,7 @@ def test_lean_env_runner_samples_whole_episodes_through_rllibs_loop():
 def test_the_policy_forward_skips_rllibs_wrappers_with_the_same_numbers():
     import torch
 
-    from rbrl_ray.rllib.policy_net import lean_action_dist_inputs
+    from rbrl_ray.rllib.lean.policy_forward import lean_action_dist_inputs
 
     _, runner = _sample("lean", "walker-walk", 2, True)
     obs = torch.randn(8, get_task("walker-walk").obs_dim)

@@ -13,6 +13,7 @@ from rbrl_ray.envs import TASK_NAMES
 from rbrl_ray.feedback.store import RatedStore, lineages, load_latest
 from rbrl_ray.methods import ALL_METHODS
 from rbrl_ray.progress import COLUMNS as PROGRESS_COLUMNS
+from rbrl_ray.trial_summary import read_summary
 
 
 def _train(*args, timeout=900):
@@ -103,7 +104,7 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     assert len(written) > 1, written
     for path in written:  # strict JSON: NaN and Infinity would raise
         json.loads(path.read_text(), parse_constant=_not_json)
-    result = json.loads((out / "summary.json").read_text(), parse_constant=_not_json)
+    result = read_summary(out)
     assert result["env"] == "cartpole-balance" and result["method"] == "ours"
     assert result["classes"] == 3 and result["seed"] == 0
     assert result["timesteps_total"] == 2000 and result["env_steps_per_s"] > 0
@@ -129,7 +130,7 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     again = _train("--resume", str(out), "--timesteps", "3000")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "iter    3 | steps     3,000" in again.stdout
-    resumed = json.loads((out / "summary.json").read_text())
+    resumed = read_summary(out)
     assert resumed["timesteps_total"] == 3000 and resumed["ratings"] == 30  # + query at 2500
     assert len(resumed["curve"]) == 3
     assert resumed["curve"][-1]["eval_return"] == resumed["eval_return_mean"] is not None

@@ -67,6 +67,8 @@ class FrozenPolicy:
         from ray.rllib.connectors.connector_pipeline_v2 import ConnectorPipelineV2
         from ray.rllib.core.rl_module.rl_module import RLModule
 
+        from rbrl_ray.rllib.observation_filter import running_filter
+
         self.checkpoint = Path(checkpoint)
         if not (self.checkpoint / MODULE_PATH).is_dir():
             raise ConfigError(f"{checkpoint}: no policy module in it ({MODULE_PATH})")
@@ -75,8 +77,8 @@ class FrozenPolicy:
         self._filter = None
         if (self.checkpoint / FILTER_PATH).is_dir():
             pipeline = ConnectorPipelineV2.from_checkpoint(str(self.checkpoint / FILTER_PATH))
-            pieces = [c for c in pipeline.connectors if getattr(c, "_filters", None)]
-            self._filter = pieces[0]._filters[None] if pieces else None
+            filters = [running_filter(c) for c in pipeline.connectors]
+            self._filter = next((f for f in filters if f is not None), None)
 
     @property
     def obs_dim(self) -> int:
@@ -84,7 +86,7 @@ class FrozenPolicy:
 
     def observe(self, obs: np.ndarray) -> np.ndarray:
         """The observation as the policy saw it in training (statistics not updated)."""
-        from rbrl_ray.rllib.connectors import normalised
+        from rbrl_ray.rllib.observation_filter import normalised
 
         return obs if self._filter is None else normalised(self._filter, obs)
 

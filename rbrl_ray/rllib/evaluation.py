@@ -12,18 +12,16 @@ segments (RatingCallbacks skip evaluation runners), no update of the normalisati
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
-from ray.rllib.connectors.env_to_module import MeanStdFilter
 from ray.rllib.core import COMPONENT_ENV_TO_MODULE_CONNECTOR as E2M
 from ray.rllib.utils.metrics import ENV_RUNNER_RESULTS, EVALUATION_RESULTS
 from ray.rllib.utils.metrics.metrics_logger import MetricsLogger
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import EvaluationSettings
+from rbrl_ray.rllib.observation_filter import env_to_module, frozen_filters
 
 #: An evaluation_interval no trial reaches: `every: 0` still needs RLlib's evaluation
 #: EnvRunner, which RLlib only builds when an interval is set; the one evaluation
@@ -66,20 +64,6 @@ def training_filter_state(algo: Any, scratch: Any) -> dict[str, Any]:
     return scratch.merge_states(remote)
 
 
-@contextmanager
-def frozen_filters(env_runner: Any) -> Iterator[None]:
-    """The EnvRunner's observation filters normalise without updating their statistics."""
-    pieces = [p for p in env_runner._env_to_module.connectors if isinstance(p, MeanStdFilter)]
-    before = [p._update_stats for p in pieces]
-    for piece in pieces:
-        piece._update_stats = False
-    try:
-        yield
-    finally:
-        for piece, update in zip(pieces, before, strict=True):
-            piece._update_stats = update
-
-
 def evaluate_frozen_policy(algo: Any, eval_group: Any) -> tuple[dict[str, Any], int, int]:
     """RLlib's custom evaluation function: whole episodes on the evaluation EnvRunner.
 
@@ -89,7 +73,7 @@ def evaluate_frozen_policy(algo: Any, eval_group: Any) -> tuple[dict[str, Any], 
     """
     env_runner = eval_group.local_env_runner
     config = algo.evaluation_config
-    env_runner.set_state({E2M: training_filter_state(algo, env_runner._env_to_module)})
+    env_runner.set_state({E2M: training_filter_state(algo, env_to_module(env_runner))})
     with frozen_filters(env_runner):
         episodes = env_runner.sample(
             num_episodes=config.evaluation_duration, explore=config.explore, force_reset=True

@@ -32,12 +32,15 @@ the reward model's and the policy's inputs on one scale once ratings start).
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any, Literal
 
 import numpy as np
 import tree
 from ray.rllib.connectors.env_to_module import MeanStdFilter
 from ray.rllib.utils.filter import RunningStat
+from ray.rllib.utils.numpy import SMALL_NUMBER
 
 
 def samples_since_sync(stats: RunningStat) -> RunningStat:
@@ -73,6 +76,27 @@ def pooled_states(states: list[dict[str, Any]]) -> list[dict[str, Any]]:
         }
         for state in states
     ]
+
+
+def normalised(f: Any, x: np.ndarray) -> np.ndarray:
+    """`x` normalised by the statistics of RLlib's MeanStdFilter `f` (not updated):
+    MeanStdFilter.__call__'s arithmetic."""
+    y = x
+    if f.demean:
+        y = y - f.running_stats.mean_array
+    if f.destd:
+        y = y / (std(f.running_stats) + SMALL_NUMBER)
+    if f.clip:
+        y = np.minimum(np.maximum(y, -f.clip), f.clip)  # np.clip, without its overhead
+    return y.astype(x.dtype)
+
+
+def std(stats: RunningStat) -> np.ndarray:
+    """RunningStat.std, the same float32 arithmetic."""
+    if stats.num_pushes <= 1:
+        return np.zeros(stats.mean_array.shape, np.float32)
+    var = (stats.sum_sq_diff_array / (float(stats.num_pushes) - 1)).astype(np.float32)
+    return np.sqrt(np.maximum(0, var))
 
 
 class PooledMeanStdFilter(MeanStdFilter):
@@ -115,3 +139,40 @@ class PooledMeanStdFilter(MeanStdFilter):
             return super().__call__(**kwargs)
         finally:
             self._update_stats = True
+
+
+# RLlib gives a MeanStdFilter's statistics and its update flag, and an EnvRunner's
+# env-to-module pipeline, no public accessors; the functions below (and the class
+# above, which extends MeanStdFilter) are the only places outside rllib/lean/ that
+# reach them.
+
+
+def running_filter(piece: MeanStdFilter) -> Any | None:
+    """The single-agent running filter (`running_stats`, `demean`, ...) of a
+    MeanStdFilter piece; None before it saw an observation."""
+    filters = getattr(piece, "_filters", None)
+    return filters[None] if filters else None
+
+
+def env_to_module(env_runner: Any) -> Any:
+    """A single-agent EnvRunner's env-to-module connector pipeline."""
+    return env_runner._env_to_module
+
+
+def filter_pieces(env_runner: Any) -> list[MeanStdFilter]:
+    """The MeanStdFilter pieces of an EnvRunner's env-to-module pipeline."""
+    return [p for p in env_to_module(env_runner).connectors if isinstance(p, MeanStdFilter)]
+
+
+@contextmanager
+def frozen_filters(env_runner: Any) -> Iterator[None]:
+    """The EnvRunner's observation filters normalise without updating their statistics."""
+    pieces = filter_pieces(env_runner)
+    before = [p._update_stats for p in pieces]
+    for piece in pieces:
+        piece._update_stats = False
+    try:
+        yield
+    finally:
+        for piece, update in zip(pieces, before, strict=True):
+            piece._update_stats = update

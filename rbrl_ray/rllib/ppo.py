@@ -21,7 +21,6 @@ from typing import Any
 
 from ray.rllib.algorithms.algorithm_config import AlgorithmConfig
 from ray.rllib.algorithms.ppo import PPO, PPOConfig
-from ray.rllib.connectors.env_to_module import MeanStdFilter
 from ray.rllib.core import ALL_MODULES, DEFAULT_MODULE_ID
 from ray.rllib.core.rl_module.rl_module import RLModuleSpec
 from ray.rllib.utils.metrics import (
@@ -33,10 +32,8 @@ from ray.tune.execution.placement_groups import PlacementGroupFactory
 from ray.tune.registry import register_env
 
 from rbrl_ray import metric_names as m
-from rbrl_ray.experiment import ExperimentSpec, PPOSettings
+from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.rllib.callbacks import RatingCallbacks
-from rbrl_ray.rllib.connectors import LeanMeanStdFilter, module_to_env_pieces
-from rbrl_ray.rllib.env_runner import LeanEnvRunner
 from rbrl_ray.rllib.evaluation import evaluation_config
 from rbrl_ray.rllib.keys import (
     BUILT_FROM_KEY,
@@ -48,8 +45,15 @@ from rbrl_ray.rllib.keys import (
     learner_extras,
     spec_of,
 )
+from rbrl_ray.rllib.lean_switches import (
+    ADDON_LEARNERS,
+    effective_settings,
+    env_runner_connectors,
+    learner_class,
+    make_env_or_vector,
+    sampler_settings,
+)
 from rbrl_ray.rllib.nodes import trial_nodes
-from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
 from rbrl_ray.rllib.policy_net import catalog_class, model_config
 from rbrl_ray.rllib.relabel import RatingRewardLearner
 from rbrl_ray.rllib.service_keeper import ServiceKeeper, service_bundle
@@ -59,7 +63,6 @@ from rbrl_ray.rllib.tune_restore import (
     trial_ratings_mirror,
     without_placeholders,
 )
-from rbrl_ray.vector_env import make_env_or_vector
 
 ENV_ID = "rbrl_ray/dmc"
 #: Beside SERVICE_COMPONENT in a checkpoint: how often the trial replaced its service.
@@ -104,54 +107,6 @@ SPEC_OWNED: dict[str, str] = {
 }
 
 
-@dataclasses.dataclass(frozen=True)
-class ObservationFilter:
-    """The env-to-module connector factory: running mean/std observation normalisation
-    (RbRL's VecNormalize), synced across EnvRunners; RLlib's piece or the lean one,
-    merged as `merge` says. A dataclass, so that configs holding it compare by value."""
-
-    lean: bool
-    merge: str = "pooled"
-    freeze_after: int | None = None
-
-    def __call__(
-        self, env: object = None, spaces: object = None, device: object = None
-    ) -> MeanStdFilter:
-        piece = LeanMeanStdFilter if self.lean else PooledMeanStdFilter
-        return piece(merge=self.merge, freeze_after=self.freeze_after)
-
-
-# The factories configs held before ObservationFilter existed (RLlib's merge, then the
-# only one): a Tune experiment stored then still unpickles and resumes as it ran.
-observation_filter = ObservationFilter(lean=False, merge="rllib")
-lean_observation_filter = ObservationFilter(lean=True, merge="rllib")
-
-
-def env_runner_connectors(p: PPOSettings) -> dict[str, Any]:
-    """The EnvRunner's connector settings: RLlib's pieces or the lean ones."""
-    lean = p.env_runner_connectors == "lean"
-    normalize = p.normalize_observations
-    return {
-        "env_to_module_connector": ObservationFilter(
-            lean, p.filter_merge, p.freeze_observation_stats_at
-        )
-        if normalize
-        else None,
-        # the lean filter hands the module its batch itself
-        "add_default_connectors_to_env_to_module_pipeline": not (normalize and lean),
-        "module_to_env_connector": module_to_env_pieces if lean else None,
-        "add_default_connectors_to_module_to_env_pipeline": not lean,
-    }
-
-
-def sampler_settings(p: PPOSettings) -> dict[str, Any]:
-    """The EnvRunner class and vector env: lean ones or RLlib's and gymnasium's."""
-    if p.sampler == "lean":
-        # vector_entry_point: our env creator returns a DmcVectorEnv when asked for one
-        return {"env_runner_cls": LeanEnvRunner, "gym_env_vectorize_mode": "vector_entry_point"}
-    return {"env_runner_cls": None, "gym_env_vectorize_mode": "sync"}
-
-
 def env_config(spec: ExperimentSpec) -> dict[str, Any]:
     """The env creator's config; "record_states" only when on, so configs stored
     before the setting existed still equal the ones built now."""
@@ -184,7 +139,9 @@ class RatingPPOConfig(PPOConfig):
     def apply_spec(self, spec: ExperimentSpec) -> RatingPPOConfig:
         """Set every setting of SPEC_OWNED from `spec`, and carry the spec."""
         register_env(ENV_ID, make_env_or_vector)
-        p = spec.ppo
+        p = effective_settings(spec.ppo)  # lean pieces only where they were proven
+        if self.learner_class in ADDON_LEARNERS:  # not a subclass set on purpose
+            self.learners(learner_class=learner_class(p))
         (
             self.environment(ENV_ID, env_config=env_config(spec))
             .env_runners(
@@ -286,6 +243,19 @@ def as_rating_config(config: AlgorithmConfig | dict) -> RatingPPOConfig:
     # lost to a Tune restore, not changed by hand: for_trial sets them from the spec
     rating.lost_in_restore = {k.lstrip("_") for k in config if k not in clean}
     return rating
+
+
+def _wanted(component: str, components: Any, not_components: Any) -> bool:
+    """Whether `get_state(components, not_components=...)` asks for `component`
+    (Checkpointable's rule: None means all; a name, a list of names, or a subpath)."""
+
+    def names(value: Any) -> list[str]:
+        return [value] if isinstance(value, str) else list(value or ())
+
+    asked = components is None or any(
+        c == component or c.startswith(component + "/") for c in names(components)
+    )
+    return asked and component not in names(not_components)
 
 
 class RatingPPO(PPO):
@@ -391,9 +361,7 @@ class RatingPPO(PPO):
         self, components: Any = None, *, not_components: Any = None, **kwargs: Any
     ) -> dict[str, Any]:
         state = super().get_state(components, not_components=not_components, **kwargs)
-        if self.service is not None and self._check_component(
-            SERVICE_COMPONENT, components, not_components
-        ):
+        if self.service is not None and _wanted(SERVICE_COMPONENT, components, not_components):
             state[SERVICE_COMPONENT] = self.service.get_state()
             state[SERVICE_RESTARTS_KEY] = self.service.restarts
         return state

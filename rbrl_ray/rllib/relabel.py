@@ -1,8 +1,9 @@
 """Learner connector piece that replaces every episode's rewards with r̂ before GAE.
 
-Modelled on RLlib's intrinsic-curiosity learner example: a PPO learner subclass
-inserts one connector piece into its pipeline, right after NumpyToTensor and so
-right before GeneralAdvantageEstimation, which reads the batch's REWARDS column.
+Modelled on RLlib's intrinsic-curiosity learner example: RLlib's stock PPO learner,
+subclassed only to call `add_reward_relabeller`, which inserts one connector piece
+into its pipeline, right after NumpyToTensor and so right before
+GeneralAdvantageEstimation, which reads the batch's REWARDS column.
 
 The piece computes r̂ from the episodes (raw observations, actions) and writes it
 into that column; it never writes into the episodes themselves. With a local
@@ -24,6 +25,7 @@ import numpy as np
 import ray
 import torch
 from ray.exceptions import RayActorError
+from ray.rllib.algorithms.ppo.torch.ppo_torch_learner import PPOTorchLearner
 from ray.rllib.connectors.common.numpy_to_tensor import NumpyToTensor
 from ray.rllib.connectors.connector_v2 import ConnectorV2
 from ray.rllib.core import ALL_MODULES, Columns
@@ -35,7 +37,6 @@ from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.reward.model import RewardEnsemble
 from rbrl_ray.rllib.episodes import learner_steps
 from rbrl_ray.rllib.exploration import state_entropy_reward
-from rbrl_ray.rllib.fast_learner import FastPPOTorchLearner
 from rbrl_ray.rllib.keys import spec_of
 from rbrl_ray.rllib.service import EXPLORE
 
@@ -138,17 +139,38 @@ def _check_rows_follow_episodes(column: np.ndarray, true: np.ndarray, lengths: l
         )
 
 
-class RatingRewardLearner(FastPPOTorchLearner):
-    """PPO learner whose rewards come from the trial's reward model."""
+def add_reward_relabeller(learner: Any, spec: ExperimentSpec) -> RewardRelabeller:
+    """Insert a RewardRelabeller into `learner`'s connector pipeline (as RLlib's
+    curiosity example inserts its pieces); with `ppo` it is kept but not inserted."""
+    relabeller = RewardRelabeller(spec=spec)
+    if spec.learns_reward:
+        # RLlib's example does exactly this: the pipeline has no public accessor
+        learner._learner_connector.insert_after(NumpyToTensor, relabeller)
+    return relabeller
+
+
+class RatingRewardLearner(PPOTorchLearner):
+    """RLlib's PPO learner, its rewards from the trial's reward model (with `ppo`:
+    plain PPO), its Adam with the spec's epsilon."""
 
     def build(self) -> None:
-        super().build()
-        spec = spec_of(self.config)
-        if spec is None:
+        self.spec = spec_of(self.config)
+        if self.spec is None:
             raise ValueError("RatingRewardLearner needs a config made by RatingPPOConfig.from_spec")
-        self.relabeller = RewardRelabeller(spec=spec)
-        if spec.learns_reward:  # with `ppo` this learner is plain PPO
-            self._learner_connector.insert_after(NumpyToTensor, self.relabeller)
+        super().build()
+        self.relabeller = add_reward_relabeller(self, self.spec)
+
+    def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
+        """PPOTorchLearner's Adam, with the spec's epsilon (SB3's 1e-5; torch's default
+        is 1e-8) and torch kernel (`ppo.adam`)."""
+        params = self.get_parameters(self.module[module_id])
+        settings = self.spec.ppo
+        self.register_optimizer(
+            module_id=module_id,
+            optimizer=torch.optim.Adam(params, eps=settings.adam_eps, **settings.adam_kernel),
+            params=params,
+            lr_or_lr_schedule=config.lr,
+        )
 
     def attach_rating_service(self, service: Any) -> None:
         self.relabeller.service = service

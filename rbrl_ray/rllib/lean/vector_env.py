@@ -7,12 +7,11 @@ splitting of info dicts: at 8 envs those took about a fifth of a sampling step
 (cProfile, BENCHMARKS.md). Each env is still shimmy's dm_control env: shimmy
 builds it, defines its spaces and seeds it on reset; a step calls the dm_control
 env it wraps directly, with shimmy's reward and termination rules.
-tests/test_vector_env.py checks the two give identical episodes.
+tests/test_sampler.py checks the two give identical episodes.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 import gymnasium as gym
@@ -24,7 +23,6 @@ from rbrl_ray.envs import (
     PHYSICS_STATE_KEY,
     RAW_OBS_KEY,
     flat_observation_space,
-    make_env,
     shimmy_env,
 )
 
@@ -109,12 +107,3 @@ class DmcVectorEnv(gym.vector.VectorEnv):
     def close_extras(self, **kwargs: Any) -> None:
         for env in self.envs:
             env.close()
-
-
-def make_env_or_vector(config: Mapping[str, Any]) -> gym.Env | gym.vector.VectorEnv:
-    """RLlib's env creator: one env (envs.make_env), or with "num_envs" in `config`
-    (RLlib's vector entry point) a DmcVectorEnv of that many."""
-    if "num_envs" in config:
-        record = bool(config.get("record_states", False))
-        return DmcVectorEnv(config["env"], int(config["num_envs"]), record_states=record)
-    return make_env(config)

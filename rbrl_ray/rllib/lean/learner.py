@@ -10,15 +10,18 @@ per-tensor Adam loop on CPU. This learner's `update`
 * plans every minibatch's row indices up front, drawing the same shuffles from
   the same RNG as RLlib (`minibatches.py`), and gathers rows per step;
 * computes PPO's loss with the same arithmetic (`ppo_loss.py`), clips the
-  gradients by the same global norm and steps Adam (`ppo.adam`: torch's fused
-  or multi-tensor implementation of the same rule, with the spec's epsilon);
+  gradients by the same global norm and steps the module's optimizer (whichever
+  the learner class configures: the add-on's Adam with the spec's epsilon);
 * logs the metrics once per update, with the values RLlib reports (the losses
   of the last minibatch, steps trained summed over all minibatches).
 
 A non-finite gradient hands that step to RLlib's own handling, and any setting
 the lean loop does not cover (KL penalty, several modules or learners,
 stateful modules, lr schedules, mixed precision, data iterators) runs RLlib's
-update unchanged; `ppo.update_loop: rllib` forces it.
+update unchanged. `ppo.update_loop: rllib` does not use this class at all.
+
+It knows nothing of the reward add-on or the experiment spec: `rllib/lean_switches.py`
+puts it under the add-on's learner when the spec asks for the lean loop.
 """
 
 from __future__ import annotations
@@ -40,10 +43,8 @@ from ray.rllib.utils.metrics import (
     WEIGHTS_SEQ_NO,
 )
 
-from rbrl_ray.experiment import PPOSettings
-from rbrl_ray.rllib.keys import spec_of
-from rbrl_ray.rllib.minibatches import cyclic_minibatches
-from rbrl_ray.rllib.ppo_loss import (
+from rbrl_ray.rllib.lean.minibatches import cyclic_minibatches
+from rbrl_ray.rllib.lean.ppo_loss import (
     LOSS_COLUMNS,
     PPOCoefficients,
     PPOLossTerms,
@@ -58,26 +59,12 @@ LEAN_KWARGS = frozenset(
 )
 
 
-class FastPPOTorchLearner(PPOTorchLearner):
+class LeanPPOTorchLearner(PPOTorchLearner):
     """PPOTorchLearner whose update skips RLlib's per-minibatch bookkeeping."""
 
-    def settings(self) -> PPOSettings:
-        spec = spec_of(self.config)
-        return spec.ppo if spec is not None else PPOSettings()
-
-    def configure_optimizers_for_module(self, module_id: str, config: Any = None) -> None:
-        params = self.get_parameters(self._module[module_id])
-        settings = self.settings()
-        self.register_optimizer(
-            module_id=module_id,
-            optimizer=torch.optim.Adam(params, eps=settings.adam_eps, **settings.adam_kernel),
-            params=params,
-            lr_or_lr_schedule=config.lr,
-        )
-
     def apply_gradients(self, gradients_dict: dict[Any, torch.Tensor]) -> None:
-        """RLlib's loop (`update_loop: rllib`): one fused finiteness check instead of a
-        per-tensor one; nan/inf gradients still go to RLlib's own handling."""
+        """RLlib's loop (a setting the lean loop leaves to it): one fused finiteness
+        check instead of a per-tensor one; nan/inf gradients go to RLlib's own handling."""
         if not self._plain_step_possible(gradients_dict):
             return super().apply_gradients(gradients_dict)
         for pid, grad in gradients_dict.items():
@@ -103,7 +90,7 @@ class FastPPOTorchLearner(PPOTorchLearner):
         return self._lean_update(**kwargs)
 
     def _lean_update_possible(self, kwargs: dict[str, Any]) -> bool:
-        if self.settings().update_loop != "lean" or set(kwargs) - LEAN_KWARGS:
+        if set(kwargs) - LEAN_KWARGS:
             return False
         data = kwargs.get("training_data")
         if not isinstance(data, TrainingData) or data.data_iterators or data.batches:

@@ -1,8 +1,8 @@
 """Rating boundaries per env: the synthetic rater's range from what true-reward PPO visits.
 
-    python bench/rating_boundaries.py --env walker-walk
-    python bench/rating_boundaries.py --env finger-spin --seed 1 --quantile 0.1
-    python bench/rating_boundaries.py --env finger-spin \
+    python -m rbrl_ray.rating_boundaries --env walker-walk
+    python -m rbrl_ray.rating_boundaries --env finger-spin --seed 1 --quantile 0.1
+    python -m rbrl_ray.rating_boundaries --env finger-spin \
         --pilot results/sweeps/campaign/run-1/finger-spin_ours_c3_s0_<id>/ratings
 
 The paper defines "the reward boundaries for each environment" by hand and says no
@@ -36,7 +36,7 @@ is class 0 and the model learns a constant); a range too wide the other way
 starves the top class (nothing visited early reaches it). A range too narrow
 would make nearly every segment an edge class and the middle classes rare.
 
-Writes bench/results/rating_boundaries_<env>.{json,md,png}: the returns, the
+Writes results/rating_boundaries/rating_boundaries_<env>.{json,md,png}: the returns, the
 range, and the class histogram of those segments for n = 2..6. The range goes
 into tune_configs/envs.yaml by hand, with the record named beside it.
 """
@@ -50,16 +50,15 @@ from typing import Any
 
 import numpy as np
 
-from bench.machine import describe_machine
 from rbrl_ray.cli import OneLineParser, UsageError, float_in_range, int_in_range, run_main
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.experiment import RatingSchedule
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
 from rbrl_ray.jsonio import write_json
+from rbrl_ray.provenance import provenance
 from rbrl_ray.validation import MIN_CLASSES
 
-PROG = "bench/rating_boundaries.py"
-HERE = Path(__file__).resolve().parent
+PROG = "python -m rbrl_ray.rating_boundaries"
 SHOWN_CLASSES = range(MIN_CLASSES, 7)  # the paper's 2..6
 
 
@@ -85,7 +84,7 @@ def build_parser() -> OneLineParser:
         help="stage 2: the ratings folder of a real trial of the env at the stage-1 range; "
         "the range from the returns of the segments its rater was shown",
     )
-    p.add_argument("--out", type=Path, default=HERE / "results")
+    p.add_argument("--out", type=Path, default=Path("results/rating_boundaries"))
     return p
 
 
@@ -94,10 +93,10 @@ def visited_returns(env: str, seed: int, schedule: RatingSchedule) -> list[np.nd
     training rollouts of true-reward PPO at that query's step."""
     import ray
 
-    from bench.segment_returns import SegmentReturns, take_returns
     from rbrl_ray import metric_names as m
     from rbrl_ray.experiment import ExperimentSpec
     from rbrl_ray.rllib.ppo import RatingPPOConfig
+    from rbrl_ray.rllib.segment_returns import SegmentReturns, take_returns
 
     last = schedule.query_step(schedule.queries - 1)
     spec = ExperimentSpec(
@@ -267,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
         "histograms": histograms(returns, low, high),
         "returns_per_query": [q.round(4).tolist() for q in queries],
         **stages,
-        "machine": describe_machine(),
+        "machine": provenance(),  # where and with what code this record was made
     }
     args.out.mkdir(parents=True, exist_ok=True)
     write_json(path, record, indent=1)

@@ -24,9 +24,9 @@ from ray.rllib.core import Columns
 from ray.rllib.core.distribution.torch.torch_distribution import TorchDiagGaussian
 from ray.rllib.env.utils.infinite_lookback_buffer import InfiniteLookbackBuffer
 from ray.rllib.utils.filter import RunningStat
-from ray.rllib.utils.numpy import SMALL_NUMBER, convert_to_numpy
+from ray.rllib.utils.numpy import convert_to_numpy
 
-from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter
+from rbrl_ray.rllib.observation_filter import PooledMeanStdFilter, normalised
 
 
 def push(stats: RunningStat, x: np.ndarray) -> None:
@@ -97,27 +97,6 @@ def replace_newest(buffer: InfiniteLookbackBuffer, item: Any) -> None:
         buffer.set(item, at_indices=-1)
     else:
         buffer.data[-1] = item
-
-
-def normalised(f: Any, x: np.ndarray) -> np.ndarray:
-    """`x` normalised by the statistics of RLlib's MeanStdFilter `f` (not updated):
-    MeanStdFilter.__call__'s arithmetic."""
-    y = x
-    if f.demean:
-        y = y - f.running_stats.mean_array
-    if f.destd:
-        y = y / (std(f.running_stats) + SMALL_NUMBER)
-    if f.clip:
-        y = np.minimum(np.maximum(y, -f.clip), f.clip)  # np.clip, without its overhead
-    return y.astype(x.dtype)
-
-
-def std(stats: RunningStat) -> np.ndarray:
-    """RunningStat.std, the same float32 arithmetic."""
-    if stats.num_pushes <= 1:
-        return np.zeros(stats.mean_array.shape, np.float32)
-    var = (stats.sum_sq_diff_array / (float(stats.num_pushes) - 1)).astype(np.float32)
-    return np.sqrt(np.maximum(0, var))
 
 
 class UnsquashActions(ConnectorV2):

@@ -27,7 +27,7 @@ from ray.rllib.evaluation.postprocessing import Postprocessing
 from ray.rllib.utils.torch_utils import explained_variance
 
 from rbrl_ray.metric_names import ACTION_STD_KEY, APPROX_KL_KEY
-from rbrl_ray.rllib.policy_net import action_dist_inputs, has_free_log_std_actor
+from rbrl_ray.rllib.lean.policy_forward import action_dist_inputs, has_free_log_std_actor
 
 #: The train-batch columns the loss reads.
 LOSS_COLUMNS = (

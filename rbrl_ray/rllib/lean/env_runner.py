@@ -25,7 +25,7 @@ from ray.rllib.env.single_agent_env_runner import SingleAgentEnvRunner
 from ray.rllib.env.single_agent_episode import SingleAgentEpisode
 from ray.rllib.utils.metrics import WEIGHTS_SEQ_NO
 
-from rbrl_ray.rllib.policy_net import lean_action_dist_inputs
+from rbrl_ray.rllib.lean.policy_forward import lean_action_dist_inputs
 
 
 class LeanEnvRunner(SingleAgentEnvRunner):
