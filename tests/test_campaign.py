@@ -338,3 +338,17 @@ def test_restarts_and_wall_time_come_from_every_row_tune_wrote():
     assert service_restarts(written) == [2, 4]
     assert wall_seconds(written) == (130 - 110 + 10) + (512 - 500 + 10)
     assert wall_seconds([{**written[0], "timestamp": None}]) is None
+
+
+def test_every_shipped_campaign_loads_and_alpha_k_varies_alpha_and_k():
+    keys = set()
+    for name in ("campaign.yaml", "campaign_v2.yaml", "alpha_k.yaml"):
+        campaign = load_campaign(REPO / "tune_configs" / name)
+        assert campaign.trials, name
+        keys |= {t.key for t in campaign.trials}
+    alpha_k = load_campaign(REPO / "tune_configs" / "alpha_k.yaml")
+    settings = {
+        (t.spec.reward_model.alpha, t.spec.reward_model.k, t.spec.seed) for t in alpha_k.trials
+    }
+    assert settings == {(a, k, s) for a in (0.1, 1, 10) for k in (10, 30) for s in range(3)}
+    assert len({t.key for t in alpha_k.trials}) == 18  # a record per setting and seed

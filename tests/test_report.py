@@ -133,3 +133,10 @@ def test_notebook_runs_top_to_bottom(tiny_sweep, tmp_path, monkeypatch):
     images = [o for o in outputs if "image/png" in o.get("data", {})]
     assert len(images) >= 4
     assert (tmp_path / "nb_report" / "summary.csv").exists()
+    # the per-method table is the frozen policy's evaluation, under a heading saying so
+    heading = next(c.source for c in notebook.cells if c.source.startswith("## Final"))
+    assert heading.startswith("## Final evaluation return")
+    table = next(c for c in notebook.cells if "pivot_table" in c.source)
+    assert "values='eval_mean'" in table.source
+    texts = [o.get("text", "") for o in outputs if o.output_type == "stream"]
+    assert any("varied no setting" in t for t in texts)  # the tiny sweep varies none

@@ -1,5 +1,6 @@
 """Sweep YAML validation and grid expansion: fast, no Ray."""
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -7,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from rbrl_ray.experiment import PPO_PRESETS
+from rbrl_ray.rllib.keys import spec_of
 from rbrl_ray.sweep.grid import dedup_note, expand, load_sweep
 from rbrl_ray.validation import ConfigError
 
@@ -23,7 +25,7 @@ def test_paper_grid_is_the_full_grid_with_ppo_once_per_env_and_seed():
     assert {(s.env, s.seed) for s in ppo} == {(e, k) for e in sweep.envs for k in range(10)}
     assert all(s.timesteps == 4_000_000 and s.schedule.total == 2000 for s in specs)
     assert all(s.ppo.lr == 5e-5 and s.ppo.clip_param == 0.4 for s in specs)
-    assert "1,560 trials instead of 1,800" in dedup_note(sweep)
+    assert "1,560 trials instead of 1,800" in dedup_note(sweep, len(specs))
 
 
 def test_smoke_grid_is_small():
@@ -186,7 +188,7 @@ SHIPPED_SWEEPS = ["demo.yaml", "human.yaml", "paper.yaml", "rehearsal.yaml", "sm
 
 def test_every_shipped_sweep_yaml_is_listed_here_and_expands():
     """A sweep YAML in tune_configs/ that does not load would fail its first user."""
-    not_sweeps = {"envs.yaml", "campaign.yaml", "campaign_v2.yaml"}
+    not_sweeps = {"envs.yaml", "campaign.yaml", "campaign_v2.yaml", "alpha_k.yaml"}  # campaigns
     assert sorted(p.name for p in CONFIGS.glob("*.yaml") if p.name not in not_sweeps) == (
         SHIPPED_SWEEPS
     )
@@ -263,3 +265,70 @@ def test_ppo_is_tagged_with_every_class_count_it_is_compared_against():
     assert wandb_group(ppo) == "cartpole-balance/all-classes"
     callback = SpecWandbCallback(project="p", mode="offline", compared_classes=[3, 5])
     assert callback.compared_classes == (3, 5)
+
+
+VARIED = """
+name: varied
+envs: [cartpole-balance]
+methods: [ppo, ours]
+classes: [3]
+seeds: 1
+timesteps: 1000
+preset: small
+reward_model:
+  alpha: [0.1, 10]
+ppo:
+  hidden: [[8], [16, 16]]
+"""
+
+
+def test_list_valued_settings_are_a_grid_with_names_and_flat_configs(tmp_path):
+    from types import SimpleNamespace
+
+    from ray.tune.search.variant_generator import generate_variants
+    from ray.tune.utils import flatten_dict
+
+    from rbrl_ray.sweep.tune_logging import trial_name, varied_values, wandb_tags
+    from rbrl_ray.sweep.tuner import new_tuner
+
+    (tmp_path / "v.yaml").write_text(VARIED)
+    sweep, settings = load_sweep(tmp_path / "v.yaml")
+    assert sweep.varied == {"reward_model.alpha": [0.1, 10], "ppo.hidden": [[8], [16, 16]]}
+    specs = expand(sweep, settings)
+    # ours: 2 alphas x 2 nets; ppo ignores alpha, so once per net
+    ours = {(s.reward_model.alpha, s.ppo.hidden) for s in specs if s.method == "ours"}
+    assert ours == {(a, h) for a in (0.1, 10) for h in ((8,), (16, 16))}
+    assert sorted(s.ppo.hidden for s in specs if s.method == "ppo") == [(8,), (16, 16)]
+    assert len(specs) == 6 and "6 trials instead of 8" in dedup_note(sweep, len(specs))
+
+    tuner = new_tuner(specs, name="v", storage=str(tmp_path), checkpoint_every=1,
+                      max_failures=0, varied=list(sweep.varied))  # fmt: skip
+    param_space = tuner._local_tuner._param_space
+    configs = [config for _, config in generate_variants(param_space)]
+    assert len(configs) == 6
+    flat = [flatten_dict(c) for c in configs]  # what Tune's table and HParams read
+    assert {f["learner_config_dict/rbrl_spec/reward_model/alpha"] for f in flat} == {0.1, 10}
+    ours = next(c for c in configs if c["learner_config_dict"]["rbrl_spec"]["method"] == "ours")
+    assert varied_values(ours).keys() == {"alpha", "hidden"}
+    name = trial_name(SimpleNamespace(config=ours, trial_id="abc"))
+    assert re.fullmatch(r"cartpole-balance_ours_c3_s0_alpha=(0\.1|10)_hidden=(8|16x16)_abc", name)
+    tags = wandb_tags(spec_of(ours), varied=varied_values(ours))
+    assert {t.split("=")[0] for t in tags if "=" in t} == {"classes", "alpha", "hidden"}
+
+
+@pytest.mark.parametrize(
+    "change, message",
+    [
+        (
+            "alpha: [0.1, -1]",
+            "reward_model.alpha: Input should be greater than or equal to 0, got -1",
+        ),
+        ("alpha: []", "reward_model.alpha: an empty list varies over nothing"),
+        ("alhpa: [1, 2]", "unknown key 'reward_model.alhpa'"),
+    ],
+)
+def test_a_bad_varied_value_is_one_line_before_ray(tmp_path, change, message):
+    (tmp_path / "v.yaml").write_text(VARIED.replace("alpha: [0.1, 10]", change))
+    with pytest.raises(ConfigError, match=re.escape(message)):
+        sweep, settings = load_sweep(tmp_path / "v.yaml")
+        expand(sweep, settings, str(tmp_path / "v.yaml"))

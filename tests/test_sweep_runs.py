@@ -3,6 +3,7 @@ resumed with every rating intact: tests/test_faults.py)."""
 
 import json
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -12,10 +13,18 @@ import time
 from pathlib import Path
 
 import pytest
+import yaml
 
 from rbrl_ray.feedback.store import load_latest
 from tests.rating_page_helpers import video_frames
-from tests.sweep_helpers import kill_tree, last_result, trial_dirs, using_temp_dir
+from tests.sweep_helpers import (
+    kill_tree,
+    last_result,
+    tensorboard_hparams,
+    trial_dirs,
+    using_temp_dir,
+    wandb_offline_run,
+)
 from tests.user_env import users_environment
 
 pytestmark = pytest.mark.slow
@@ -30,7 +39,22 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def varied_smoke(folder: Path) -> Path:
+    """tune_configs/smoke.yaml with eq. 3's alpha varied over two values: ppo (which
+    ignores it) runs once, ours once per value; three trials, as the smoke has."""
+    smoke = yaml.safe_load((REPO / "tune_configs" / "smoke.yaml").read_text())
+    smoke["methods"] = ["ppo", "ours"]
+    smoke["reward_model"]["alpha"] = [0.5, 1.0]
+    path = folder / "smoke.yaml"
+    path.write_text(yaml.safe_dump(smoke, sort_keys=False))
+    return path
+
+
 def test_smoke_sweep_through_ray_job_submit(tmp_path):
+    """The smoke sweep as README users submit it, varying one setting: it shows as a
+    column of Tune's table, in trial and W&B run names, as a W&B config key and tag,
+    and as a TensorBoard HParams entry."""
+    config = varied_smoke(tmp_path)
     env = {**os.environ, "RAY_AUTH_MODE": "token", "RAY_ADDRESS": ""}
     dashboard = free_port()
     # a head of its own, found again by this folder (short: Ray's socket paths are limited)
@@ -74,7 +98,7 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
             "-m",
             "rbrl_ray.sweep",
             "--config",
-            "tune_configs/smoke.yaml",
+            str(config),
             "--storage",
             str(storage),
             "--wandb",
@@ -94,26 +118,41 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
         assert f"wandb sync {storage}" in job.stdout
         # it ends with the per-method table and the curves figure of its own report
         assert "final true return per method" in job.stdout
-        for method in ("ppo", "rbrl", "ours"):
+        for method in ("ppo", "ours"):
             assert f" {method} " in job.stdout.split("final true return per method")[1]
+        assert (
+            "varied settings (every combination, in each cell above): reward_model.alpha: 0.5, 1.0"
+            in job.stdout
+        )
+        assert re.search(r"\|\s+alpha\s+\|", job.stdout), "no alpha column in Tune's table"
     finally:
         kill_tree(using_temp_dir(temp_dir))  # this head's processes only
         shutil.rmtree(temp_dir, ignore_errors=True)
 
     trials = trial_dirs(storage / "smoke")
     assert len(trials) == 3
-    methods = set()
+    methods, alphas = set(), set()
     for trial in trials:
         result = last_result(trial)
         spec = result["config"]["learner_config_dict"]["rbrl_spec"]
         methods.add(spec["method"])
+        alpha = spec["reward_model"]["alpha"]
+        name, tags, wandb_config = wandb_offline_run(trial)
+        assert wandb_config["reward_model"]["alpha"] == alpha
+        assert (
+            tensorboard_hparams(trial)["learner_config_dict/rbrl_spec/reward_model/alpha"] == alpha
+        )
+        if spec["method"] == "ours":
+            alphas.add(alpha)
+            assert f"_alpha={alpha:g}_" in trial.name and name.endswith(f"/alpha={alpha:g}")
+            assert f"alpha={alpha:g}" in tags
         assert result["env_runners"]["num_env_steps_sampled_lifetime"] >= 6000
         assert 0 <= result["env_runners"]["episode_return_mean"] <= 1000
         assert list((trial / "wandb").glob("offline-run-*")), f"no W&B offline run in {trial}"
         if spec["method"] != "ppo":
             assert result["rating/num_ratings"] == 50
             assert len(load_latest(trial / "ratings")[1]) == 50  # synced beside checkpoints
-    assert methods == {"ppo", "rbrl", "ours"}
+    assert methods == {"ppo", "ours"} and alphas == {0.5, 1.0}
     assert (storage / "smoke" / "report" / "curves_cartpole-balance.png").stat().st_size > 0
     watch_and_link_a_trained_policy(storage / "smoke", trials)
 

@@ -96,6 +96,10 @@ def main(argv: list[str] | None = None) -> int:
     mode = wandb_mode(args.wandb)
     console = Console(width=max(100, Console().width))
     console.print(status_table(campaign, trials, records))
+    for tier, sweep in campaign.sweeps.items():
+        if sweep.varied:
+            settings = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sweep.varied.items())
+            console.print(f"tier {tier} varies (every combination): {settings}")
     left = pending(trials, records)
     if len(left) < len(trials):
         console.print(

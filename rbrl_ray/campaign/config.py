@@ -7,7 +7,8 @@
           seeds: 5, timesteps: 300000}
 
 Each tier is validated as a sweep (rbrl_ray/sweep/grid.py) of the shared settings
-and its own grid, so a campaign file accepts exactly what a sweep file does.
+and its own grid, so a campaign file accepts exactly what a sweep file does, a list
+of values for any shared setting included (a grid over it: sweep/varied.py).
 """
 
 from __future__ import annotations
@@ -119,12 +120,10 @@ def load_campaign(path: Path) -> Campaign:
             Tier.model_validate(grid)
         except ValidationError as err:
             raise ConfigError(f"{path}: {error_line(err, Tier, prefix=f'tiers.{tier}')}") from None
-        try:
-            sweep = SweepConfig.model_validate(
-                {**raw, "name": name, **{k: v for k, v in grid.items() if k != "description"}}
-            )
-        except ValidationError as err:
-            raise ConfigError(f"{path}: {error_line(err, SweepConfig)}") from None
+        sweep = SweepConfig.parse(
+            {**raw, "name": name, **{k: v for k, v in grid.items() if k != "description"}},
+            str(path),
+        )
         sweeps[str(tier)] = sweep
         for spec in expand(sweep, env_settings, where):
             key = trial_key(spec)

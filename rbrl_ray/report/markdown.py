@@ -37,7 +37,9 @@ def report_markdown(
     summary: pd.DataFrame,
     figures: dict[str, str],
     gaps: list[str],
+    varied: list[str] | None = None,
 ) -> str:
+    """The sweep's page; `varied`: the section on the settings it varied, if any."""
     spec = trials[0].spec
     finished = sum(t.finished for t in trials)
     lines = [
@@ -68,6 +70,7 @@ def report_markdown(
         "",
         markdown_table(summary) if len(summary) else "No finished trials yet.",
         "",
+        *(varied or []),
         "## Figures",
         "",
     ]

@@ -222,6 +222,7 @@ def results_markdown(
     figures: dict[str, str],
     gaps: list[str],
     pilots: list[Trial] | None = None,
+    varied: list[str] | None = None,
 ) -> str:
     finished = [t for t in trials if t.finished]
     seeds = sorted({t.spec.seed for t in finished})
@@ -283,6 +284,7 @@ def results_markdown(
         *rating_table(trials),
         "",
         *pilot_lines(pilots or []),
+        *(varied or []),
         "## Figures",
         "",
     ]

@@ -16,7 +16,8 @@ from rbrl_ray.report.figures import (
 from rbrl_ray.report.markdown import report_markdown
 from rbrl_ray.report.results import final_measure, results_markdown
 from rbrl_ray.report.summary import missing, summarise
-from rbrl_ray.report.trials import is_campaign, load_pilots, load_trials, read_plan
+from rbrl_ray.report.trials import Trial, is_campaign, load_pilots, load_trials, read_plan
+from rbrl_ray.report.varied import along_figure, along_frame, along_table, varied_settings
 from rbrl_ray.validation import ConfigError
 from rbrl_ray.wandb_auth import has_wandb_credentials
 
@@ -63,16 +64,43 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
                 f"The learned reward on the policy's own batches, {env}: its mean and "
                 "spread per step after the exploration phase, beside the training return"
             )
+    varied = varied_section(trials, figures, out)
     gaps = missing(trials, read_plan(storage_dir))
     if is_campaign(storage_dir):
         page = out / "RESULTS.md"
         pilots = load_pilots(storage_dir)
-        page.write_text(results_markdown(storage_dir, trials, figures, gaps, pilots))
+        page.write_text(results_markdown(storage_dir, trials, figures, gaps, pilots, varied))
     else:
         page = out / "report.md"
-        page.write_text(report_markdown(storage_dir, trials, summary, figures, gaps))
+        page.write_text(report_markdown(storage_dir, trials, summary, figures, gaps, varied))
     return {"summary": summary, "figures": figures, "missing": gaps, "trials": trials,
             "page": page, "skipped": loaded.skipped}  # fmt: skip
+
+
+def varied_section(trials: list[Trial], figures: dict[str, str], out: Path) -> list[str]:
+    """For each setting the trials varied, a figure (added to `figures`); the page's
+    section with their table. Nothing when none was varied."""
+    varied = varied_settings(trials)
+    if not varied:
+        return []
+    frame = along_frame(trials, varied, final_measure)
+    for path in varied:
+        name = f"along_{path}.png"
+        along_figure(frame, varied, path, out / name)
+        figures[name] = (
+            f"Final evaluation return against {path} (mean ± s.e. over seeds; a line per "
+            "method and value of the other varied settings)"
+        )
+    return [
+        "## Varied settings",
+        "",
+        f"The trials varied {', '.join(f'`{p}`' for p in varied)}; the tables above pool "
+        "over them. Final evaluation return (the frozen policy, averaged over its "
+        "evaluations in the last 20 % of the run), mean ± s.e. (seeds), per setting:",
+        "",
+        *along_table(frame, varied),
+        "",
+    ]
 
 
 def log_to_wandb(out: Path, result: dict[str, object], project: str, name: str) -> str:

@@ -20,6 +20,9 @@ RATING_DIR_KEY = "rbrl_rating_dir"
 #: Where the rating desk keeps its answers (`rater: human`), in `learner_config_dict`;
 #: a sweep sets one folder for all its trials. Default: <trial dir>/rating_desk.
 DESK_DIR_KEY = "rbrl_desk_dir"
+#: The dotted spec settings a sweep varies (`sweep/varied.py`), in `learner_config_dict`:
+#: trial names, W&B tags and the console table show their values.
+VARIED_KEY = "rbrl_varied"
 #: The attribute under which an EnvRunner keeps the rating service's handle.
 SERVICE_ATTR = "rbrl_rating_service"
 #: The checkpoint component that holds the rating service's state.

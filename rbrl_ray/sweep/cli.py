@@ -133,6 +133,7 @@ def run(
             max_failures=sweep.max_failures,
             max_concurrent=args.max_concurrent,
             callbacks=callbacks,
+            varied=list(sweep.varied),
         )
     results = tuner.fit()
     errors = [r for r in results if r.error is not None]
@@ -185,7 +186,10 @@ def main(argv: list[str] | None = None) -> int:
         if "://" not in path and not Tuner.can_restore(path):
             raise UsageError(f"--resume: no experiment to resume at {path!r}")
     console.print(trial_table(sweep, specs))
-    note = dedup_note(sweep)
+    if sweep.varied:
+        settings = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sweep.varied.items())
+        console.print(f"varied settings (every combination, in each cell above): {settings}")
+    note = dedup_note(sweep, len(specs))
     if note:
         console.print(note)
     if args.dry_run:

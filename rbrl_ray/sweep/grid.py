@@ -1,8 +1,9 @@
 """Sweep YAML: schema, loading with one-line errors, and expansion into trial specs.
 
 A sweep file names the grid (envs × classes × methods × seeds) and the shared
-settings; per-env settings (rating range, PPO overrides) live in one separate
-file, `envs.yaml` beside it by default.
+settings; any shared setting given as a list of values is a grid over it too
+(`varied.py`). Per-env settings (rating range, PPO overrides) live in one
+separate file, `envs.yaml` beside it by default.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, PrivateAttr, ValidationError, field_validator
 
 from rbrl_ray.envs import DEFAULT_ENV_SETTINGS, SHIPPED_ENV_SETTINGS, TASK_NAMES
 from rbrl_ray.experiment import (
@@ -26,6 +27,7 @@ from rbrl_ray.experiment import (
 from rbrl_ray.feedback.rater import RaterNoise
 from rbrl_ray.methods import ALL_METHODS, REWARD_METHODS
 from rbrl_ray.reward.config import RewardModelConfig
+from rbrl_ray.sweep.varied import combinations, find_varied, with_values
 from rbrl_ray.validation import ClassCount, ConfigError, StrictModel, error_line, known
 
 
@@ -68,6 +70,39 @@ class SweepConfig(StrictModel):
         description="path relative to this file (envs.yaml: the shipped one, if none is there)",
     )
 
+    #: dotted path -> values of every setting the YAML gives as a list (`varied.py`)
+    _varied: dict[str, list[Any]] = PrivateAttr(default_factory=dict)
+    _raw: dict[str, Any] = PrivateAttr(default_factory=dict)
+
+    @classmethod
+    def parse(cls, raw: dict[str, Any], where: str = "") -> SweepConfig:
+        """A sweep from its YAML mapping, its varied settings at their first values
+        (every value is checked by `variants`). ConfigError (one line) if invalid."""
+        varied = find_varied(raw, cls)
+        try:
+            sweep = cls.model_validate(with_values(raw, {k: v[0] for k, v in varied.items()}))
+        except ValidationError as err:
+            raise ConfigError(f"{where}: {error_line(err, cls)}") from None
+        sweep._varied, sweep._raw = varied, raw
+        return sweep
+
+    @property
+    def varied(self) -> dict[str, list[Any]]:
+        return dict(self._varied)
+
+    def variants(self, where: str = "") -> list[SweepConfig]:
+        """One sweep per combination of the varied settings (just this one if none),
+        each validated; ConfigError naming the bad value and its setting."""
+        if not self._varied:
+            return [self]
+        out = []
+        for values in combinations(self._varied):
+            try:
+                out.append(type(self).model_validate(with_values(self._raw, values)))
+            except ValidationError as err:
+                raise ConfigError(f"{where}: {_varied_error(err, values)}") from None
+        return out
+
     @field_validator("envs")
     @classmethod
     def _known_envs(cls, values: list[str]) -> list[str]:
@@ -93,6 +128,15 @@ class SweepConfig(StrictModel):
     @property
     def seed_list(self) -> list[int]:
         return list(range(self.seeds)) if isinstance(self.seeds, int) else list(self.seeds)
+
+
+def _varied_error(err: ValidationError, values: dict[str, Any]) -> str:
+    """error_line, with the varied value it is about (the message alone names none)."""
+    line = error_line(err, SweepConfig)
+    path = ".".join(str(p) for p in err.errors()[0]["loc"] if not isinstance(p, int))
+    if path in values:
+        return f"{line}, got {values[path]!r} (one of the values the sweep varies it over)"
+    return line
 
 
 def _all_known(values: list[str], allowed: tuple[str, ...], what: str) -> list[str]:
@@ -128,10 +172,7 @@ def yaml_where(err: yaml.YAMLError) -> str:
 
 def load_sweep(path: Path) -> tuple[SweepConfig, dict[str, EnvSettings]]:
     """The sweep in `path` and its per-env settings; ConfigError on any problem."""
-    try:
-        sweep = SweepConfig.model_validate(read_yaml(path))
-    except ValidationError as err:
-        raise ConfigError(f"{path}: {error_line(err, SweepConfig)}") from None
+    sweep = SweepConfig.parse(read_yaml(path), str(path))
     return sweep, load_env_settings(path, sweep.env_settings)
 
 
@@ -178,7 +219,30 @@ def _trial_grid(sweep: SweepConfig) -> Iterator[tuple[str, int, str, int | None]
 def expand(
     sweep: SweepConfig, settings: dict[str, EnvSettings], where: str = ""
 ) -> list[ExperimentSpec]:
-    """Every trial of the sweep as a validated spec."""
+    """Every trial of the sweep as a validated spec: per combination of the varied
+    settings (the slowest axis), the envs × seeds × methods × classes grid."""
+    specs, ppo_seen = [], set()
+    for variant in sweep.variants(where):
+        for spec in _expand(variant, settings, where):
+            if spec.method == "ppo":  # trains on the env reward: rating settings change nothing
+                key = spec.model_dump_json(exclude=RATING_ONLY)
+                if key in ppo_seen:
+                    continue
+                ppo_seen.add(key)
+            specs.append(spec)
+    return specs
+
+
+#: Spec fields `ppo` (true-reward PPO) never reads: a sweep varying them runs it once.
+RATING_ONLY = {
+    "schedule", "noise", "rating_range", "reward_model", "knn_k", "rater", "rating_page",
+    "physics_states", "service_cpus", "service_gpus",
+}  # fmt: skip
+
+
+def _expand(
+    sweep: SweepConfig, settings: dict[str, EnvSettings], where: str
+) -> list[ExperimentSpec]:
     specs = []
     for env, seed, method, classes in _trial_grid(sweep):
         rating_range = settings[env].rating_range if env in settings else None
@@ -210,15 +274,18 @@ def expand(
     return specs
 
 
-def dedup_note(sweep: SweepConfig) -> str | None:
-    """Why the trial count is below envs × classes × methods × seeds, if it is."""
-    if "ppo" not in sweep.methods or len(sweep.classes) < 2:
-        return None
+def dedup_note(sweep: SweepConfig, trials: int | None = None) -> str | None:
+    """Why the trial count (`trials`, by default the expansion's) is below the full
+    product of the axes and the varied settings' values, if it is."""
+    trials = len(expand(sweep, {})) if trials is None else trials
+    variants = len(sweep.variants())
     full = len(sweep.envs) * len(sweep.classes) * len(sweep.methods) * len(sweep.seed_list)
-    saved = len(sweep.envs) * len(sweep.seed_list) * (len(sweep.classes) - 1)
+    full *= variants
+    if "ppo" not in sweep.methods or trials >= full:
+        return None
     return (
-        f"ppo trains on the env reward and ignores the class count, so it runs once per env "
-        f"and seed ({len(sweep.envs) * len(sweep.seed_list)} trials) instead of once per class "
-        f"count; the report reuses it for every class count: {full - saved:,} trials instead "
-        f"of {full:,}"
+        f"ppo trains on the env reward and ignores the class count and the rating settings, "
+        f"so it runs once per env and seed and PPO setting instead of once per class count "
+        f"and rating setting; the report reuses it for each: {trials:,} trials instead of "
+        f"{full:,}"
     )

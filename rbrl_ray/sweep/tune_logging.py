@@ -11,7 +11,8 @@ from ray.tune import CLIReporter
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
-from rbrl_ray.rllib.keys import SPEC_KEY, spec_of
+from rbrl_ray.rllib.keys import SPEC_KEY, VARIED_KEY, learner_extras, spec_of
+from rbrl_ray.sweep.varied import label, short_names, value_of
 
 _SPEC = f"learner_config_dict/{SPEC_KEY}"
 
@@ -26,11 +27,15 @@ PROGRESS_METRICS = {
 PROGRESS_PARAMETERS = {f"{_SPEC}/{k}": k for k in ("env", "method", "classes", "seed")}
 
 
-def progress_reporter() -> CLIReporter:
-    """Tune's console table: trial status, env/method/classes/seed and the key metrics."""
+def progress_reporter(varied: Sequence[str] = ()) -> CLIReporter:
+    """Tune's console table: trial status, env/method/classes/seed, each setting the
+    sweep varies, and the key metrics."""
+    columns = {**PROGRESS_PARAMETERS}
+    for path, name in short_names(list(varied)).items():
+        columns[f"{_SPEC}/{path.replace('.', '/')}"] = name
     return CLIReporter(
         metric_columns=PROGRESS_METRICS,
-        parameter_columns=PROGRESS_PARAMETERS,
+        parameter_columns=columns,
         max_report_frequency=30,
         print_intermediate_tables=True,
     )
@@ -43,11 +48,20 @@ def trial_spec(config: dict[str, Any]) -> ExperimentSpec:
     return spec
 
 
+def varied_values(config: dict[str, Any]) -> dict[str, str]:
+    """Short name -> the trial's value, for each setting its sweep varies."""
+    varied = learner_extras(config).get(VARIED_KEY) or []
+    spec = trial_spec(config).model_dump(mode="json")
+    return {name: label(value_of(spec, path)) for path, name in short_names(varied).items()}
+
+
 def trial_name(trial: Any) -> str:
-    """env_method[_cN]_sS_<id>: short, readable, unique (ppo has no class count)."""
+    """env_method[_cN]_sS[_name=value...]_<id>: short, readable, unique (ppo has no
+    class count; the values are those of the settings the sweep varies)."""
     spec = trial_spec(trial.config)
     classes = "" if spec.classes is None else f"_c{spec.classes}"
-    return f"{spec.env}_{spec.method}{classes}_s{spec.seed}_{trial.trial_id}"
+    values = "".join(f"_{k}={v}" for k, v in varied_values(trial.config).items())
+    return f"{spec.env}_{spec.method}{classes}_s{spec.seed}{values}_{trial.trial_id}"
 
 
 def wandb_group(spec: ExperimentSpec) -> str:
@@ -58,15 +72,17 @@ def wandb_group(spec: ExperimentSpec) -> str:
     return f"{spec.env}/{classes}"
 
 
-def wandb_tags(spec: ExperimentSpec, compared_classes: Sequence[int] = ()) -> list[str]:
+def wandb_tags(
+    spec: ExperimentSpec, compared_classes: Sequence[int] = (), varied: dict[str, str] | None = None
+) -> list[str]:
     """The method, the env and the class count; for ppo, every class count of the run
     it is compared against, so a W&B filter on `classes=3` shows it beside rbrl and
-    ours at 3 classes."""
+    ours at 3 classes; `name=value` for each setting the sweep varies."""
     if spec.classes is not None:
         counts = [f"classes={spec.classes}"]
     else:
         counts = [f"classes={c}" for c in sorted(set(compared_classes))] or ["classes=-"]
-    return [spec.method, spec.env, *counts]
+    return [spec.method, spec.env, *counts, *(f"{k}={v}" for k, v in (varied or {}).items())]
 
 
 class TornDownWandbLoggingActor(_WandbLoggingActor):
@@ -110,7 +126,11 @@ class SpecWandbCallback(WandbLoggerCallback):
 
         spec = trial_spec(trial.config)
         classes = "-" if spec.classes is None else spec.classes
-        name = f"{spec.env}/{spec.method}/c{classes}/s{spec.seed}"
+        varied = varied_values(trial.config)
+        name = "/".join(
+            [spec.env, spec.method, f"c{classes}", f"s{spec.seed}"]
+            + [f"{k}={v}" for k, v in varied.items()]
+        )
         mode = self.kwargs.get("mode") or os.environ.get("WANDB_MODE", "online")
         print(f"wandb: {mode} run {name} (project {self.project})", flush=True)
         self._start_logging_actor(
@@ -119,7 +139,7 @@ class SpecWandbCallback(WandbLoggerCallback):
             id=trial.trial_id,
             name=name,
             group=wandb_group(spec),
-            tags=wandb_tags(spec, self.compared_classes),
+            tags=wandb_tags(spec, self.compared_classes, varied),
             project=self.project,
             config=spec.model_dump(mode="json"),
             dir=trial.local_path,

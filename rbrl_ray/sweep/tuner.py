@@ -7,6 +7,7 @@ experiment's name and folder differ.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -24,17 +25,21 @@ def new_tuner(
     max_failures: int,
     max_concurrent: int | None = None,
     callbacks: list[Any] | None = None,
+    varied: Sequence[str] = (),
 ) -> Any:
     """A Tuner with one trial per spec. Each trial stops at its own spec's `timesteps`
-    (RatingPPO reports `done` there), so one run can hold trials of several budgets."""
+    (RatingPPO reports `done` there), so one run can hold trials of several budgets.
+    `varied`: the dotted spec settings the grid varies, shown in names and the table."""
     from ray import tune
 
-    from rbrl_ray.rllib.keys import DESK_DIR_KEY, SPEC_KEY
+    from rbrl_ray.rllib.keys import DESK_DIR_KEY, SPEC_KEY, VARIED_KEY
     from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
     from rbrl_ray.sweep.tune_logging import progress_reporter, trial_name
 
     grid = [spec.model_dump(mode="json") for spec in specs]
     extras: dict[str, Any] = {SPEC_KEY: tune.grid_search(grid)}
+    if varied:
+        extras[VARIED_KEY] = list(varied)
     if any(spec.rater == "human" for spec in specs):
         extras[DESK_DIR_KEY] = desk_dir(storage, name)  # one desk root for every trial
     param_space = RatingPPOConfig.from_spec(specs[0]).learners(learner_config_dict=extras)
@@ -60,7 +65,7 @@ def new_tuner(
             # directly, rllib/tune_restore.py)
             sync_config=tune.SyncConfig(sync_artifacts=True),
             callbacks=callbacks or [],
-            progress_reporter=progress_reporter(),
+            progress_reporter=progress_reporter(varied),
             verbose=1,
         ),
     )
