@@ -19,6 +19,8 @@ CORPUS: list[tuple[str, str]] = [
     ("-m rbrl_ray.sweep --config {tmp}/none.yaml", "none.yaml: no such file"),
     ("-m rbrl_ray.sweep --config {tmp}/cut.yaml", "malformed YAML at line 2 (a flow sequence"),
     ("-m rbrl_ray.sweep --config {tmp}/typo.yaml", "unknown key 'methdos'; allowed: name, envs"),
+    ("-m rbrl_ray.sweep --config {tmp}/varied.yaml",
+     "reward_model.k: Input should be greater than 0, got -3 (one of the values the sweep varies"),
     (f"-m rbrl_ray.sweep {SMOKE} --storage ftp://x/y", "unsupported --storage scheme 'ftp://'"),
     (f"-m rbrl_ray.sweep {SMOKE} --max-concurrent 0", "max-concurrent must be >= 1, got 0"),
     (f"-m rbrl_ray.sweep {SMOKE} --wandb loud", "invalid choice: 'loud'"),
@@ -102,6 +104,10 @@ def test_every_entry_point_refuses_bad_input_in_one_line_with_exit_2(tmp_path):
         "name: t\nenvs: [cartpole-balance]\nmethods: [ours]\nclasses: [3]\nseeds: 1\n"
         "timesteps: 100\nmethdos: [x]\n"
     )
+    (tmp_path / "varied.yaml").write_text(  # the second value of a varied setting is bad
+        "name: t\nenvs: [cartpole-balance]\nmethods: [ours]\nclasses: [3]\nseeds: 1\n"
+        "timesteps: 100\nreward_model: {alpha: [1, 2], k: [10, -3]}\n"
+    )
     with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda case: run_case(case[0], tmp_path), CORPUS))
     wrong = []
@@ -118,7 +124,7 @@ def test_every_entry_point_refuses_bad_input_in_one_line_with_exit_2(tmp_path):
             wrong.append(f"{command}\n  exit {done.returncode}: {done.stderr.strip()[-400:]}")
     assert not wrong, "\n".join(wrong)
     # nothing was started or written for any of them
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.yaml", "typo.yaml"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cut.yaml", "typo.yaml", "varied.yaml"]
 
 
 def test_the_benchmarks_answer_help():
