@@ -352,3 +352,17 @@ def test_every_shipped_campaign_loads_and_alpha_k_varies_alpha_and_k():
     }
     assert settings == {(a, k, s) for a in (0.1, 1, 10) for k in (10, 30) for s in range(3)}
     assert len({t.key for t in alpha_k.trials}) == 18  # a record per setting and seed
+
+
+def test_a_varied_campaigns_plan_names_each_missing_trials_settings():
+    from rbrl_ray.campaign.records import plan
+    from rbrl_ray.report.summary import missing
+
+    campaign = load_campaign(REPO / "tune_configs" / "alpha_k.yaml")
+    planned = plan(campaign.trials, ["reward_model.alpha", "reward_model.k"])["trials"]
+    assert planned[0]["varied"] == {"reward_model.alpha": 0.1, "reward_model.k": 10.0}
+    notes = missing([], planned)
+    assert len(notes) == 6  # one per setting, its three seeds
+    assert "reward_model.alpha=10.0, reward_model.k=30.0: seeds [0, 1, 2] not recorded" in (
+        "\n".join(notes)
+    )

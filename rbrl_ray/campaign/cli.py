@@ -108,7 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         console.print(f"{len(left)} trials left, nothing started")
         return 0
-    write_json(records / PLAN_FILE, plan(campaign.trials))  # the whole YAML, not --tiers
+    varied = list(dict.fromkeys(k for sweep in campaign.sweeps.values() for k in sweep.varied))
+    write_json(records / PLAN_FILE, plan(campaign.trials, varied))  # the whole YAML
     if not left:
         console.print("0 trials left")
         return 0

@@ -121,12 +121,24 @@ def compact_record(
 PLAN_FILE = "plan.json"  # every trial the campaign's YAML asks for; the report reads it
 
 
-def plan(trials: list[Any]) -> dict[str, Any]:
-    """The campaign's trials (anything with `key`, `spec`, `tiers`) as plain data."""
+def plan(trials: list[Any], varied: list[str] | None = None) -> dict[str, Any]:
+    """The campaign's trials (anything with `key`, `spec`, `tiers`) as plain data, with
+    the value of each setting in `varied` (dotted paths) the campaign varies."""
+
+    def values(spec: Any) -> dict[str, Any]:
+        out = {}
+        for path in varied or []:
+            node = spec.model_dump(mode="json")
+            for part in path.split("."):
+                node = node[part]
+            out[path] = node
+        return out
+
     return {
         "trials": [
             {"key": t.key, "tiers": list(t.tiers), "env": t.spec.env, "method": t.spec.method,
-             "classes": t.spec.classes, "seed": t.spec.seed, "timesteps": t.spec.timesteps}
+             "classes": t.spec.classes, "seed": t.spec.seed, "timesteps": t.spec.timesteps,
+             **({"varied": values(t.spec)} if varied else {})}
             for t in trials
         ]
     }  # fmt: skip

@@ -108,13 +108,20 @@ def _unrecorded(trials: list[Trial], planned: list[dict[str, Any]]) -> list[str]
     cells: dict[tuple, list[int]] = {}
     for p in planned:
         if p["key"] not in done:
-            cell = (p["tiers"][0], p["env"], p["method"], p["classes"], p["timesteps"])
+            settings = ", ".join(f"{k}={v}" for k, v in p.get("varied", {}).items())
+            cell = (p["tiers"][0], p["env"], p["method"], p["classes"], p["timesteps"], settings)
             cells.setdefault(cell, []).append(p["seed"])
-    return [
-        f"tier {tier}: {env}, {_label(method, classes)}, {steps:,} steps: "
-        f"seeds {sorted(seeds)} not recorded yet"
-        for (tier, env, method, classes, steps), seeds in cells.items()
-    ]
+    notes = []
+    for (tier, env, method, classes, steps, settings), seeds in cells.items():
+        where = f"tier {tier}: {env}, {_label(method, classes)}, {steps:,} steps"
+        if settings:
+            where += f", {settings}"
+        if len(set(seeds)) < len(seeds):  # a plan from before it named varied settings
+            notes.append(f"{where}: {len(seeds)} trials (seeds {sorted(set(seeds))}, "
+                         "settings varied) not recorded yet")  # fmt: skip
+        else:
+            notes.append(f"{where}: seeds {sorted(seeds)} not recorded yet")
+    return notes
 
 
 def _label(method: str, classes: int | None) -> str:
