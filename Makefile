@@ -27,7 +27,7 @@ lint: setup
 
 # Generated outputs only: results/ keeps the committed campaign records (the folders
 # .gitignore lets in), and loses everything else in it (sweeps, runs, reports).
-KEPT_RESULTS := campaign campaign_v2 rating_boundaries
+KEPT_RESULTS := campaign campaign_v2 rating_boundaries alpha_k
 
 clean:
 	rm -rf $(VENV) .pytest_cache
