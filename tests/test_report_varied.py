@@ -8,7 +8,13 @@ import pandas as pd
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.report.results import final_measure
 from rbrl_ray.report.trials import Trial
-from rbrl_ray.report.varied import along_figure, along_frame, along_table, varied_settings
+from rbrl_ray.report.varied import (
+    along_figure,
+    along_frame,
+    along_table,
+    marginal_lines,
+    varied_settings,
+)
 
 
 def trial(env="cartpole-balance", method="ours", seed=0, final=500.0, **reward_model):
@@ -44,3 +50,10 @@ def test_the_table_and_figure_compare_along_the_varied_setting(tmp_path):
     assert "| cartpole-balance |  | ppo | 1 | 990.0 ± nan (1) |" in table
     along_figure(frame, ["reward_model.alpha"], "reward_model.alpha", tmp_path / "a.png")
     assert (tmp_path / "a.png").stat().st_size > 10_000
+
+
+def test_each_varied_setting_is_summarised_on_its_own():
+    frame = along_frame(grid(), ["reward_model.alpha"], final_measure)
+    (line,) = marginal_lines(frame, ["reward_model.alpha"])
+    expected = "0.1: 150.0 ± 50.0 (2); 10: 800.0 ± 100.0 (2)"
+    assert line == f"- `reward_model.alpha`, cartpole-balance, ours: {expected}"

@@ -136,3 +136,20 @@ def along_table(frame: pd.DataFrame, varied: list[str]) -> list[str]:
         row = [env, "" if pd.isna(classes) else str(int(classes)), method]
         lines.append("| " + " | ".join(row + [label(v) for v in values] + [cell]) + " |")
     return lines
+
+
+def marginal_lines(frame: pd.DataFrame, varied: list[str]) -> list[str]:
+    """Per varied setting, per method, the final measure at each of its values pooled
+    over seeds and the other varied settings: mean ± s.e. (trials)."""
+    lines = []
+    for path in varied:
+        for (env, method), group in frame.groupby(["env", "method"], sort=True):
+            if group[path].nunique() < 2:
+                continue
+            parts = []
+            for value, at in group.groupby(path, sort=True):
+                finals = at["final"].dropna()
+                se = f" ± {finals.sem():.1f}" if len(finals) > 1 else ""
+                parts.append(f"{label(value)}: {finals.mean():.1f}{se} ({len(finals)})")
+            lines.append(f"- `{path}`, {env}, {method}: " + "; ".join(parts))
+    return lines

@@ -17,7 +17,13 @@ from rbrl_ray.report.markdown import report_markdown
 from rbrl_ray.report.results import final_measure, results_markdown
 from rbrl_ray.report.summary import missing, summarise
 from rbrl_ray.report.trials import Trial, is_campaign, load_pilots, load_trials, read_plan
-from rbrl_ray.report.varied import along_figure, along_frame, along_table, varied_settings
+from rbrl_ray.report.varied import (
+    along_figure,
+    along_frame,
+    along_table,
+    marginal_lines,
+    varied_settings,
+)
 from rbrl_ray.validation import ConfigError
 from rbrl_ray.wandb_auth import has_wandb_credentials
 
@@ -99,6 +105,10 @@ def varied_section(trials: list[Trial], figures: dict[str, str], out: Path) -> l
         "evaluations in the last 20 % of the run), mean ± s.e. (seeds), per setting:",
         "",
         *along_table(frame, varied),
+        "",
+        "Each setting on its own, pooled over seeds and the other varied settings:",
+        "",
+        *marginal_lines(frame, varied),
         "",
     ]
 
