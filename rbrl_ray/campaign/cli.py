@@ -27,6 +27,7 @@ from rbrl_ray.campaign.records import PLAN_FILE, pending, plan
 from rbrl_ray.cli import OneLineParser, choice_list, int_in_range
 from rbrl_ray.jsonio import write_json
 from rbrl_ray.sweep.cli import WANDB_MODES, wandb_mode
+from rbrl_ray.sweep.varied import describe
 
 PROG = "rbrl_ray.campaign"
 
@@ -98,8 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     console.print(status_table(campaign, trials, records))
     for tier, sweep in campaign.sweeps.items():
         if sweep.varied:
-            settings = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sweep.varied.items())
-            console.print(f"tier {tier} varies (every combination): {settings}")
+            console.print(f"tier {tier} varies (every combination): {describe(sweep.varied)}")
     left = pending(trials, records)
     if len(left) < len(trials):
         console.print(
@@ -108,8 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.dry_run:
         console.print(f"{len(left)} trials left, nothing started")
         return 0
-    varied = list(dict.fromkeys(k for sweep in campaign.sweeps.values() for k in sweep.varied))
-    write_json(records / PLAN_FILE, plan(campaign.trials, varied))  # the whole YAML
+    write_json(records / PLAN_FILE, plan(campaign.trials, campaign.varied))  # the whole YAML
     if not left:
         console.print("0 trials left")
         return 0

@@ -54,6 +54,11 @@ class Campaign:
     sweeps: dict[str, SweepConfig]  # tier -> its grid as a sweep
     trials: list[CampaignTrial]  # in tier order, each spec once
 
+    @property
+    def varied(self) -> list[str]:
+        """The settings any tier varies (dotted paths, first seen first)."""
+        return list(dict.fromkeys(k for sweep in self.sweeps.values() for k in sweep.varied))
+
 
 # PPO settings added after records were keyed, and the value at which a setting
 # changes nothing its trial computes (what the records ran with): left out of the

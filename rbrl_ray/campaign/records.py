@@ -15,6 +15,7 @@ from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.jsonio import read_json, strict
 from rbrl_ray.provenance import provenance
+from rbrl_ray.sweep.varied import value_of
 from rbrl_ray.trial_results import one_per_iteration
 
 #: Flattened result metrics kept per iteration.
@@ -126,13 +127,8 @@ def plan(trials: list[Any], varied: list[str] | None = None) -> dict[str, Any]:
     the value of each setting in `varied` (dotted paths) the campaign varies."""
 
     def values(spec: Any) -> dict[str, Any]:
-        out = {}
-        for path in varied or []:
-            node = spec.model_dump(mode="json")
-            for part in path.split("."):
-                node = node[part]
-            out[path] = node
-        return out
+        settings = spec.model_dump(mode="json")
+        return {path: value_of(settings, path) for path in varied or []}
 
     return {
         "trials": [

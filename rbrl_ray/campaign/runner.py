@@ -147,9 +147,7 @@ def run_campaign(
             max_failures=shared.max_failures,
             max_concurrent=max_concurrent,
             callbacks=[RecordWriter(records, tiers), *callbacks],
-            varied=list(
-                dict.fromkeys(k for sweep in campaign.sweeps.values() for k in sweep.varied)
-            ),
+            varied=campaign.varied,
         )
         record_finished(tuner.fit(), records, campaign)
     return pending(selected, records)

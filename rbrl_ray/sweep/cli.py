@@ -20,6 +20,7 @@ from rich.table import Table
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range
 from rbrl_ray.experiment import ExperimentSpec
 from rbrl_ray.sweep.grid import SweepConfig, dedup_note, expand, load_sweep
+from rbrl_ray.sweep.varied import describe
 from rbrl_ray.wandb_auth import has_wandb_credentials
 
 PROG = "rbrl_ray.sweep"
@@ -187,7 +188,7 @@ def main(argv: list[str] | None = None) -> int:
             raise UsageError(f"--resume: no experiment to resume at {path!r}")
     console.print(trial_table(sweep, specs))
     if sweep.varied:
-        settings = "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in sweep.varied.items())
+        settings = describe(sweep.varied)
         console.print(f"varied settings (every combination, in each cell above): {settings}")
     note = dedup_note(sweep, len(specs))
     if note:

@@ -112,6 +112,11 @@ def value_of(spec_json: dict[str, Any], path: str) -> Any:
     return node
 
 
+def describe(varied: dict[str, list[Any]]) -> str:
+    """The varied settings as a dry run prints them: `a.b: 1, 2; c: x, y`."""
+    return "; ".join(f"{k}: {', '.join(map(str, v))}" for k, v in varied.items())
+
+
 def label(value: Any) -> str:
     """A value as it reads in a trial name or a tag: 0.1, 64x64, true."""
     if isinstance(value, list | tuple):
