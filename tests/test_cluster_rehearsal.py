@@ -26,7 +26,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import httpx
@@ -67,9 +67,16 @@ class LocalCluster:
                    "--metrics-export-port", str(ports[2]),
                    "--runtime-env-agent-port", str(ports[3]), "--disable-usage-stats"]  # fmt: skip
         tmp = self.tmpdir(name)  # the node's own temporary folder: its "disk"
-        tmp.mkdir(parents=True)
+        tmp.mkdir(parents=True, exist_ok=True)
         env = {**self.env, "TMPDIR": str(tmp)}
-        done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+        for attempt in (1, 2):
+            done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=180)
+            if done.returncode == 0:
+                break
+            # Ray gives a new node a fixed 30 s to register with the GCS; on a loaded
+            # 2-core machine that can run out (CI, once). Say so, and start it once more.
+            print(f"ray start of {name} failed ({attempt}):\n{self.logs_tail()}", flush=True)
+            self._kill(matching(lambda process: process.environ().get("TMPDIR") == str(tmp)))
         assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
         self.node_manager_ports[name] = manager
         raylet = " ".join(self.raylet(name).cmdline())
@@ -82,6 +89,14 @@ class LocalCluster:
             self._start(worker, "--address", f"127.0.0.1:{self.gcs}", "--num-cpus", "2",
                         "--resources", json.dumps({worker: 1}))  # fmt: skip
         return self
+
+    def logs_tail(self) -> str:
+        """The last lines of the newest session's GCS and raylet logs: why a start failed."""
+        tails = []
+        for log in sorted(self.root.glob("ray/session_*/logs/*")):
+            if log.name in ("gcs_server.err", "gcs_server.out", "raylet.err", "raylet.out"):
+                tails.append(f"--- {log.name}\n" + "\n".join(log.read_text().splitlines()[-15:]))
+        return "\n".join(tails)
 
     def tmpdir(self, name: str) -> Path:
         return self.root / f"{name}_tmp"
@@ -131,12 +146,33 @@ class LocalCluster:
         return next(name for name, node_id in self.node_ids.items() if node_id == node)
 
     def stop(self) -> None:
-        """Every process of this cluster (its temp folder is in their command lines)."""
-        mine = [p for p in psutil.process_iter(["cmdline"])
-                if str(self.root) in " ".join(p.info["cmdline"] or [])]  # fmt: skip
-        for process in mine:
-            process.send_signal(signal.SIGKILL)
-        psutil.wait_procs(mine, timeout=30)
+        """Every process of this cluster: its temp folder is in their command lines, or
+        in their environment (the head's Ray Client server and its multiprocessing
+        helpers, whose command lines do not name it: left alive they kept retrying the
+        dead GCS beside the next test's cluster)."""
+        self._kill(self.processes())
+
+    def processes(self) -> list[psutil.Process]:
+        return matching(lambda process: str(self.root) in " ".join(process.cmdline())
+                        or process.environ().get("RAY_TMPDIR") == str(self.root))  # fmt: skip
+
+    @staticmethod
+    def _kill(victims: list[psutil.Process]) -> None:
+        """SIGKILL them (never `ray stop`: it stops every Ray on the machine)."""
+        for process in victims:
+            with contextlib.suppress(psutil.Error):
+                process.send_signal(signal.SIGKILL)
+        psutil.wait_procs(victims, timeout=30)
+
+
+def matching(matches: Callable[[psutil.Process], bool]) -> list[psutil.Process]:
+    """Every process but this one that `matches` (those gone or not ours skipped)."""
+    found = []
+    for process in psutil.process_iter():
+        with contextlib.suppress(psutil.Error):
+            if process.pid != os.getpid() and matches(process):
+                found.append(process)
+    return found
 
 
 @contextlib.contextmanager
@@ -150,6 +186,8 @@ def rehearsal() -> Iterator[tuple[LocalCluster, S3Server]]:
         cluster.stop()
         shutil.rmtree(cluster.root, ignore_errors=True)
         s3.stop()
+    # reached when the test's body passed: nothing of its cluster outlives it
+    assert not (left := cluster.processes()), [" ".join(p.cmdline()) for p in left]
 
 
 def download(s3: S3Server, run: str, local: Path) -> tuple[Path, Path]:
