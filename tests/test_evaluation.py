@@ -5,6 +5,7 @@ import pytest
 
 from rbrl_ray import metric_names as m
 from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
+from rbrl_ray.rllib.observation_filter import filter_pieces
 from rbrl_ray.rllib.ppo import RatingPPOConfig
 
 pytestmark = pytest.mark.slow
@@ -22,8 +23,8 @@ def spec(env_runners: int, every: int, episodes: int = 2, timesteps: int = 3000)
 
 
 def filter_stats(env_runner):
-    (piece,) = [p for p in env_runner._env_to_module.connectors if hasattr(p, "_filters")]
-    stats = piece._filters[None].running_stats
+    (piece,) = filter_pieces(env_runner)
+    stats = piece.running_stats
     return stats.num_pushes, stats.mean_array.copy()
 
 

@@ -184,9 +184,6 @@ def test_the_speed_layer_is_reached_only_through_its_switches():
 RLLIB_PRIVATE_ALLOWED = {
     # RLlib's curiosity example inserts its connector pieces the same way
     "rbrl_ray.rllib.relabel": {"_learner_connector"},
-    # extends MeanStdFilter (the pooled merge); reads a filter's statistics and update
-    # flag and an EnvRunner's env-to-module pipeline, which have no public accessors
-    "rbrl_ray.rllib.observation_filter": {"_filters", "_update_stats", "_env_to_module"},
 }
 #: Private attribute names our own classes define (not RLlib's).
 OWN_PRIVATE = {"_env", "_slices", "_obs_dim", "_needs_reset", "_filter", "_start"}

@@ -158,12 +158,12 @@ def test_smoke_sweep_through_ray_job_submit(tmp_path):
 
 
 def watch_and_link_a_trained_policy(experiment: Path, trials: list[Path]) -> None:
-    """`play` renders a smoke trial's newest checkpoint as a user runs it (no MUJOCO_GL),
-    and the report links the video."""
+    """`play` renders a smoke trial's newest checkpoint as a user runs it (no MUJOCO_GL,
+    the trial named by a relative path), and the report links the video."""
     ours = next(t for t in trials if "_ours_" in t.name)
     played = subprocess.run(
-        [sys.executable, "-m", "rbrl_ray.play", str(ours), "--episodes", "2", "--steps", "30"],
-        capture_output=True, text=True, timeout=300, env=users_environment(),
+        [sys.executable, "-m", "rbrl_ray.play", ours.name, "--episodes", "2", "--steps", "30"],
+        capture_output=True, text=True, timeout=300, env=users_environment(), cwd=ours.parent,
     )  # fmt: skip
     assert played.returncode == 0, played.stderr[-2000:]
     videos = list((ours / "play").glob("checkpoint_*.webm"))

@@ -64,21 +64,18 @@ class FrozenPolicy:
     """The policy and observation filter of one checkpoint."""
 
     def __init__(self, checkpoint: Path) -> None:
-        from ray.rllib.connectors.connector_pipeline_v2 import ConnectorPipelineV2
         from ray.rllib.core.rl_module.rl_module import RLModule
 
-        from rbrl_ray.rllib.observation_filter import running_filter
+        from rbrl_ray.rllib.observation_filter import read_filter
 
-        self.checkpoint = Path(checkpoint)
+        self.checkpoint = Path(checkpoint).resolve()  # RLlib reads paths as URIs
         if not (self.checkpoint / MODULE_PATH).is_dir():
             raise ConfigError(f"{checkpoint}: no policy module in it ({MODULE_PATH})")
         self.module = RLModule.from_checkpoint(str(self.checkpoint / MODULE_PATH))
         self.module.eval()
         self._filter = None
         if (self.checkpoint / FILTER_PATH).is_dir():
-            pipeline = ConnectorPipelineV2.from_checkpoint(str(self.checkpoint / FILTER_PATH))
-            filters = [running_filter(c) for c in pipeline.connectors]
-            self._filter = next((f for f in filters if f is not None), None)
+            self._filter = read_filter(self.checkpoint / FILTER_PATH)
 
     @property
     def obs_dim(self) -> int:

@@ -21,7 +21,6 @@ from typing import Any
 
 import gymnasium as gym
 import ray
-from ray.rllib.connectors.env_to_module import MeanStdFilter
 
 from rbrl_ray.envs import make_env
 from rbrl_ray.experiment import PPOSettings
@@ -78,7 +77,7 @@ def learner_class(p: PPOSettings) -> type:
 @dataclasses.dataclass(frozen=True)
 class ObservationFilter:
     """The env-to-module connector factory: running mean/std observation normalisation
-    (RbRL's VecNormalize), synced across EnvRunners; RLlib's piece or the lean one,
+    (RbRL's VecNormalize), synced across EnvRunners; the RLlib-style piece or the lean one,
     merged as `merge` says. A dataclass, so that configs holding it compare by value."""
 
     lean: bool
@@ -87,7 +86,7 @@ class ObservationFilter:
 
     def __call__(
         self, env: object = None, spaces: object = None, device: object = None
-    ) -> MeanStdFilter:
+    ) -> PooledMeanStdFilter:
         piece = LeanMeanStdFilter if self.lean else PooledMeanStdFilter
         return piece(merge=self.merge, freeze_after=self.freeze_after)
 

@@ -1,14 +1,15 @@
 """Lean EnvRunner connector pieces: RLlib's arithmetic, without its per-item machinery.
 
 At 32 envs per EnvRunner, RLlib's connector pipelines took 29 % of sampling
-(py-spy, BENCHMARKS.md): MeanStdFilter pushes each observation through
+(py-spy, BENCHMARKS.md): RLlib's MeanStdFilter pushed each observation through
 `tree.map_structure` and two `RunningStat.push` calls with copies and checks, and
 the module-to-env pipeline splits every output column into per-env items, deep-
 copies the actions to unsquash them one by one, and lists them back together.
 These pieces compute the same numbers (tests/test_connectors.py checks the
 sampled episodes are identical) with one numpy expression per vector step where
 the maths allows it, and one short loop where it is sequential (running stats).
-`ppo.env_runner_connectors: rllib` keeps RLlib's own pieces.
+`ppo.env_runner_connectors: rllib` keeps RLlib's own pieces (and our
+PooledMeanStdFilter, an RLlib-style piece).
 """
 
 from __future__ import annotations
@@ -46,8 +47,8 @@ def push(stats: RunningStat, x: np.ndarray) -> None:
 
 
 class LeanMeanStdFilter(PooledMeanStdFilter):
-    """PooledMeanStdFilter (RLlib's state and sync, our merge) for one agent and a flat Box,
-    which also hands the module its batch: the whole env-to-module pipeline.
+    """PooledMeanStdFilter (its statistics, state and merge) that also hands the module
+    its batch: the whole env-to-module pipeline.
 
     Each episode's newest observation updates the running stats, then is normalised
     by them and written back into the episode, in episode order, as RLlib does; the
@@ -66,18 +67,14 @@ class LeanMeanStdFilter(PooledMeanStdFilter):
         persistent_data: dict | None = None,
         **kwargs: Any,
     ) -> Any:
-        if self._filters is None:
-            self._init_new_filters()
-        f = self._filters[None]
-        stats, buffer = f.running_stats, f.buffer
+        stats = self.running_stats
         update = self.updating()
         rows = []
         for episode in self.single_agent_episode_iterator(episodes):
             x = np.asarray(newest(episode.observations))
             if update:
                 push(stats, x)
-                push(buffer, x)
-            y = normalised(f, x)
+            y = normalised(self, x)
             replace_newest(episode.observations, y)
             if episode.observation_space is not self.observation_space:
                 episode.observation_space = self.observation_space
