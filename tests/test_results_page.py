@@ -177,3 +177,31 @@ def test_records_with_the_reward_trained_on_get_its_figure_and_older_ones_do_not
     assert f"]({figure})" in (campaign / "RESULTS.md").read_text()
     old = _campaign(tmp_path, "cartpole-balance_ours_c3_s0_1ff5f799.json")
     assert not any(n.startswith("reward_on_policy") for n in write_report(old, old)["figures"])
+
+
+def test_a_one_method_campaign_claims_nothing_and_draws_no_paper_figure(tmp_path):
+    """Fig. 2 and 3 compare methods or class counts; with one method at one count they
+    would show one point a panel, and every claim would read 'not measured'."""
+    campaign = _campaign(tmp_path, TRIAL)
+    write_report(campaign, campaign)
+    page = (campaign / "RESULTS.md").read_text()
+    claims = page.split("## The paper's claims")[1].split("##")[0]
+    assert claims.strip() == "Not measured: each claim compares two methods; these trials ran Ours."
+    for figure in ("fig2_methods.png", "fig3_ablation.png"):
+        assert not (campaign / figure).exists() and figure not in page
+
+
+def test_a_varied_campaign_says_its_cells_pool_the_settings_it_varied(tmp_path):
+    """alpha_k's records: one seed at two settings of alpha and k; no claim is read off
+    cells that mix settings, and the tables say what they pool."""
+    campaign = tmp_path / "alpha_k"
+    (campaign / "trials").mkdir(parents=True)
+    for record in sorted((REPO / "results" / "alpha_k" / "trials").glob("*_s0_*.json"))[:2]:
+        shutil.copy(record, campaign / "trials")
+    write_report(campaign, campaign)
+    page = (campaign / "RESULTS.md").read_text()
+    claims = page.split("## The paper's claims")[1].split("##")[0]
+    assert claims.strip().startswith("Not measured: the trials vary `reward_model.")
+    finals = page.split("## Final evaluation return")[1].split("##")[0]
+    assert "Each cell pools every value of `reward_model." in finals
+    assert "| 3 | " in finals and "(2) |" in finals  # two trials of one seed, pooled

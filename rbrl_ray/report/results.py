@@ -15,9 +15,10 @@ import pandas as pd
 
 from rbrl_ray.methods import METHODS
 from rbrl_ray.report.aggregate import aggregate_lines
-from rbrl_ray.report.claims import ALPHA, MARGIN, Finals, claims_table, compare
+from rbrl_ray.report.claims import ALPHA, CLAIMS, MARGIN, Finals, claims_table, compare
 from rbrl_ray.report.provenance import provenance_lines
 from rbrl_ray.report.trials import Trial
+from rbrl_ray.report.varied import varied_settings
 
 FULL_GRID = (
     "ray job submit --address http://HEAD:8265 --working-dir . -- "
@@ -216,6 +217,35 @@ def normalisation_lines(trials: list[Trial]) -> list[str]:
     ]
 
 
+def claims_lines(trials: list[Trial], measure: str) -> list[str]:
+    """The claims table, or why these trials measure none of the claims."""
+    if varied := varied_settings(trials):
+        named = ", ".join(f"`{v}`" for v in varied)
+        return [
+            f"Not measured: the trials vary {named}, and each claim compares two methods "
+            "at one setting; *Varied settings* below compares along them.",
+            "",
+        ]
+    finals = finals_by_cell(trials)
+    if not any(compare(finals, claim.a, claim.b) for claim in CLAIMS):
+        ran = sorted({t.spec.method for t in trials}, key=list(METHODS).index)
+        labels = ", ".join(METHODS[m].label for m in ran)
+        return [f"Not measured: each claim compares two methods; these trials ran {labels}.", ""]
+    return [claims_table(finals, measure), ""]
+
+
+def pooled_note(trials: list[Trial]) -> list[str]:
+    """Where settings were varied, what a table cell's mean is over."""
+    if not (varied := varied_settings(trials)):
+        return []
+    named = ", ".join(f"`{v}`" for v in varied)
+    return [
+        f"Each cell pools every value of {named} (the count is of trials, not seeds); "
+        "*Varied settings* below separates them.",
+        "",
+    ]
+
+
 def results_markdown(
     source: Path,
     trials: list[Trial],
@@ -253,11 +283,11 @@ def results_markdown(
         *provenance_lines(trials),
         "## The paper's claims",
         "",
-        claims_table(finals_by_cell(trials), measure),
-        "",
+        *claims_lines(trials, measure),
         *aggregate_lines(finished, final_measure),
         "## Final evaluation return",
         "",
+        *pooled_note(finished),
         *cell_tables(trials, "final", "final evaluation return, mean ± s.e. (seeds)"),
         "## Sample efficiency",
         "",

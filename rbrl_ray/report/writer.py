@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pandas as pd
+
 from rbrl_ray.report.aggregate import performance_profiles
 from rbrl_ray.report.figures import (
     has_reward_on_policy,
@@ -29,6 +31,17 @@ from rbrl_ray.wandb_auth import has_wandb_credentials
 
 FIG2_METHODS = ["ppo", "rbrl", "ours"]
 FIG3_METHODS = ["ours", "ours_equal", "ours_cls", "ours_reg"]
+PAPER_FIGURES = [
+    ("fig2_methods.png", FIG2_METHODS, "Methods vs number of rating classes (paper Fig. 2)"),
+    ("fig3_ablation.png", FIG3_METHODS, "Ablation of the multi-task loss (paper Fig. 3)"),
+]
+
+
+def compares(summary: pd.DataFrame, methods: list[str]) -> bool:
+    """Whether the trials hold two of `methods`, or one at two class counts: a paper
+    figure with less than that would compare nothing (one point per panel)."""
+    rows = summary[summary["method"].isin(methods)]
+    return rows["method"].nunique() >= 2 or rows["classes"].nunique() >= 2
 
 
 def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> dict[str, object]:
@@ -41,17 +54,16 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
     out.mkdir(parents=True, exist_ok=True)
     summary = summarise(trials)
     summary.to_csv(out / "summary.csv", index=False)
-    figures = {
-        "fig2_methods.png": "Methods vs number of rating classes (paper Fig. 2)",
-        "fig3_ablation.png": "Ablation of the multi-task loss (paper Fig. 3)",
+    figures = {}
+    for name, methods, caption in PAPER_FIGURES:
+        if compares(summary, methods):
+            methods_vs_classes(summary, methods, caption, out / name)
+            figures[name] = caption
+    figures |= {
         "reward_model.png": "Reward model over training",
         "reward_vs_return.png": "Reward model vs outcome: each trial's final return "
         "against its reward model's late correlation with the true reward",
     }
-    methods_vs_classes(summary, FIG2_METHODS, figures["fig2_methods.png"], out / "fig2_methods.png")
-    methods_vs_classes(
-        summary, FIG3_METHODS, figures["fig3_ablation.png"], out / "fig3_ablation.png"
-    )
     reward_model_panels(trials, out / "reward_model.png")
     reward_vs_return(trials, out / "reward_vs_return.png")
     performance_profiles(trials, final_measure, out / "performance_profile.png")
