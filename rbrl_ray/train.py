@@ -234,14 +234,16 @@ def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str
 def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) -> dict[str, Any]:
     import ray
 
-    from rbrl_ray.rllib.ppo import RatingPPO, RatingPPOConfig
+    from rbrl_ray.rllib.ppo import RatingPPOConfig
 
     ray.init(ignore_reinit_error=True, include_dashboard=False)
     config = RatingPPOConfig.from_spec(spec, rating_dir=(out / "ratings").resolve())
+    algo = config.build_algo()
     if resume and (out / CHECKPOINT_DIR).is_dir():
-        algo = RatingPPO.from_checkpoint(str((out / CHECKPOINT_DIR).resolve()))
-    else:
-        algo = config.build_algo()
+        # state only, into the algorithm built from the spec (as Tune restores a trial):
+        # RatingPPO.from_checkpoint would unpickle every class by the module path it
+        # had when the checkpoint was written
+        algo.restore_from_path(str((out / CHECKPOINT_DIR).resolve()))
     (out / SPEC_FILE).write_text(spec.model_dump_json(indent=2))
     progress_path = out / progress.PROGRESS_FILE
     curve = progress.resume(out, algo.iteration) if resume else []

@@ -127,6 +127,10 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     (first_run,) = lineages(out / "ratings")
     first_files = {p.name: p.read_bytes() for p in first_run.glob("ratings_*.npz")}
 
+    # resume restores state alone: a checkpoint whose classes have since moved (pickled
+    # by module path) resumes as well as one without any class pickle
+    for pickled_class in (out / "checkpoint").rglob("class_and_ctor_args.pkl"):
+        pickled_class.unlink()
     again = _train("--resume", str(out), "--timesteps", "3000")
     assert again.returncode == 0, again.stderr[-3000:]
     assert "iter    3 | steps     3,000" in again.stdout
