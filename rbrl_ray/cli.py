@@ -11,6 +11,7 @@ import sys
 from collections.abc import Callable, Iterable
 from typing import NoReturn
 
+from rbrl_ray.ray_start import RayStartError
 from rbrl_ray.validation import CLASSES_BOUND, MAX_CLASSES, MIN_CLASSES, ConfigError
 
 
@@ -95,10 +96,13 @@ def add_noise_argument(parser: argparse.ArgumentParser) -> None:
 
 def run_main(main: Callable[[list[str] | None], int], prog: str) -> NoReturn:
     """Run a CLI main, turning a ConfigError (UsageError included) into one line on
-    stderr and exit 2."""
+    stderr and exit 2, and Ray's startup timeout into one line and exit 1."""
     try:
         code = main(None)
     except ConfigError as err:
         print(f"{prog}: error: {err}", file=sys.stderr)
         code = 2
+    except RayStartError as err:
+        print(f"{prog}: error: {err}", file=sys.stderr)
+        code = 1
     sys.exit(code)

@@ -56,6 +56,7 @@ from rbrl_ray.experiment import RatingSchedule
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
 from rbrl_ray.jsonio import write_json
 from rbrl_ray.provenance import provenance
+from rbrl_ray.ray_start import init_ray
 from rbrl_ray.validation import MIN_CLASSES
 
 PROG = "python -m rbrl_ray.rating_boundaries"
@@ -102,7 +103,7 @@ def visited_returns(env: str, seed: int, schedule: RatingSchedule) -> list[np.nd
     spec = ExperimentSpec(
         env=env, method="ppo", seed=seed, timesteps=last + 1, evaluation={"episodes": 0}
     )
-    ray.init(include_dashboard=False, log_to_driver=False)
+    init_ray(include_dashboard=False, log_to_driver=False)
     config = RatingPPOConfig.from_spec(spec, rating_dir=Path(tempfile.mkdtemp()))
     algo = config.callbacks(SegmentReturns).build_algo()
     rng = np.random.default_rng(seed)

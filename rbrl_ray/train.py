@@ -35,6 +35,7 @@ from rbrl_ray.experiment import PPO_PRESETS, ExperimentSpec
 from rbrl_ray.feedback.rater import parse_noise
 from rbrl_ray.jsonio import DamagedFile, read_json
 from rbrl_ray.methods import ALL_METHODS
+from rbrl_ray.ray_start import init_ray
 from rbrl_ray.trial_summary import SUMMARY_FILE, curve_point, result_summary, write_summary
 from rbrl_ray.validation import error_line
 
@@ -232,11 +233,9 @@ def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str
 
 
 def train(spec: ExperimentSpec, out: Path, resume: bool, checkpoint_every: int) -> dict[str, Any]:
-    import ray
-
     from rbrl_ray.rllib.ppo import RatingPPOConfig
 
-    ray.init(ignore_reinit_error=True, include_dashboard=False)
+    init_ray(include_dashboard=False)
     config = RatingPPOConfig.from_spec(spec, rating_dir=(out / "ratings").resolve())
     algo = config.build_algo()
     if resume and (out / CHECKPOINT_DIR).is_dir():

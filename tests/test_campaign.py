@@ -106,16 +106,20 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
     )
     records = tmp_path / "records" / "camp" / "trials"
     # 1) killed once the first trial's record is written (the second is under way)
-    proc = campaign(
-        config, tmp_path, "--max-concurrent", "1", stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL, start_new_session=True,
-    )  # fmt: skip
+    log = tmp_path / "first_run.log"
+    with open(log, "w") as output:
+        proc = campaign(
+            config, tmp_path, "--max-concurrent", "1", stdout=output,
+            stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
     deadline = time.time() + 600
     while not list(records.glob("*.json")) and time.time() < deadline and proc.poll() is None:
         time.sleep(1)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
-    (first,) = list(records.glob("*.json"))
+    written = list(records.glob("*.json"))
+    assert len(written) == 1, f"{len(written)} records; the run said:\n{log.read_text()[-3000:]}"
+    (first,) = written
     first_bytes = first.read_bytes()
 
     # 2) run again: the recorded trial is skipped, the other finishes

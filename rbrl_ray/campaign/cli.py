@@ -26,6 +26,7 @@ from rbrl_ray.campaign.config import Campaign, CampaignTrial, load_campaign
 from rbrl_ray.campaign.records import PLAN_FILE, pending, plan
 from rbrl_ray.cli import OneLineParser, choice_list, int_in_range
 from rbrl_ray.jsonio import write_json
+from rbrl_ray.ray_start import init_ray
 from rbrl_ray.sweep.cli import WANDB_MODES, wandb_mode
 from rbrl_ray.sweep.varied import describe
 
@@ -121,9 +122,7 @@ def rerun_one(args: argparse.Namespace, records: Path) -> int:
     spec, recorded = recorded_spec(records, args.rerun)
     os.environ["WANDB_MODE"] = "disabled"
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table, as the campaign's
-    import ray
-
-    ray.init(ignore_reinit_error=True, num_cpus=args.cpus)
+    init_ray(num_cpus=args.cpus)
     storage = (args.storage / "reruns" / args.rerun).resolve()
     again = rerun(spec, args.rerun_iterations, storage)
     rows = same_returns(recorded, again, args.rerun_iterations)
@@ -145,12 +144,10 @@ def launch(
 ) -> int:
     os.environ["WANDB_MODE"] = mode
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table shows our columns
-    import ray
-
     from rbrl_ray.campaign.runner import run_campaign
     from rbrl_ray.sweep.tune_logging import SpecWandbCallback
 
-    ray.init(ignore_reinit_error=True, num_cpus=args.cpus)
+    init_ray(num_cpus=args.cpus)
     callbacks = []
     if mode != "disabled":
         project = next(iter(campaign.sweeps.values())).wandb_project

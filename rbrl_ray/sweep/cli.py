@@ -19,6 +19,7 @@ from rich.table import Table
 
 from rbrl_ray.cli import OneLineParser, UsageError, int_in_range
 from rbrl_ray.experiment import ExperimentSpec
+from rbrl_ray.ray_start import init_ray
 from rbrl_ray.sweep.grid import SweepConfig, dedup_note, expand, load_sweep
 from rbrl_ray.sweep.varied import describe
 from rbrl_ray.wandb_auth import has_wandb_credentials
@@ -106,14 +107,12 @@ def run(
     os.environ.setdefault("RAY_AIR_NEW_OUTPUT", "0")  # the classic table shows our columns
     # Imported here, not at the top: bad input must fail in a second, before Ray and
     # RLlib are even imported (a dry run needs neither).
-    import ray
-
     from rbrl_ray.sweep.tune_logging import SpecWandbCallback
     from rbrl_ray.sweep.tuner import new_tuner, restored_tuner
 
     # Under `ray job submit` this attaches to the cluster (RAY_ADDRESS) and keeps the
     # job's runtime env; locally it starts Ray in-process.
-    ray.init(ignore_reinit_error=True)
+    init_ray()
     name = args.name or sweep.name
     path = experiment_path(storage, name)
     if args.resume:
