@@ -137,6 +137,6 @@ def test_notebook_runs_top_to_bottom(tiny_sweep, tmp_path, monkeypatch):
     heading = next(c.source for c in notebook.cells if c.source.startswith("## Final"))
     assert heading.startswith("## Final evaluation return")
     table = next(c for c in notebook.cells if "pivot_table" in c.source)
-    assert "values='eval_mean'" in table.source
+    assert 'values="eval_mean"' in table.source
     texts = [o.get("text", "") for o in outputs if o.output_type == "stream"]
     assert any("varied no setting" in t for t in texts)  # the tiny sweep varies none
