@@ -23,7 +23,6 @@ from typing import Any
 import numpy as np
 
 from bench.machine import describe_machine
-from bench.policy_snapshots import snapshot_segments
 from bench.records import move_aside
 from rbrl_ray.cli import (
     CLASSES_HELP,
@@ -64,6 +63,9 @@ def parse_envs(text: str) -> list[str]:
 
 
 def bench_env(env: str, args: Any) -> dict[str, Any]:
+    # RLlib loads here, not at import: bad arguments are answered in a second
+    from bench.policy_snapshots import snapshot_segments
+
     task = get_task(env)
     total = args.ratings + args.heldout
     per_stage = -(-total // args.stages)

@@ -2,6 +2,10 @@
 (module-scoped, so a test that starts and stops its own Ray head finds none)."""
 
 import os
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
 
 import pytest
 
@@ -20,3 +24,35 @@ def ray_local():
     ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
     yield ray
     ray.shutdown()
+
+
+@dataclass(frozen=True)
+class SmallTrial:
+    folder: Path
+    run: subprocess.CompletedProcess
+
+
+@pytest.fixture(scope="session")
+def small_ours_trial(tmp_path_factory) -> SmallTrial:
+    """One tiny `train` trial (ours, 3 classes, the small preset, 2,000 env steps, 20
+    ratings), made once per session for the tests that read a trained trial; a test
+    that changes it works on a copy. Iteration 1 explores: its row has no reward-model
+    figures yet; queries are due at 1,500 and 2,000 steps."""
+    folder = tmp_path_factory.mktemp("small_trial") / "trial"
+    args = [
+        *("--env", "cartpole-balance", "--method", "ours", "--classes", "3"),
+        *("--timesteps", "2000", "--out", str(folder), *SMALL_TRIAL_SCHEDULE),
+    ]
+    run = subprocess.run(
+        [sys.executable, "-m", "rbrl_ray.train", *args],
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+    return SmallTrial(folder, run)
+
+
+SMALL_TRIAL_SCHEDULE = [
+    *("--preset", "small", "--env-runners", "0", "--explore-steps", "1500"),
+    *("--query-every", "500", "--per-query", "10", "--total-ratings", "30"),
+]

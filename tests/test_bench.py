@@ -110,7 +110,7 @@ def test_throughput_measures_and_records_every_kind(tmp_path):
     result = _run(
         "throughput.py",
         *("--env", "cartpole-balance", "--preset", "small", "--repeats", "1"),
-        *("--only", "raw,sample,floor,sb3,ppo,ours", "--steps", "2000", "--raw-steps", "300"),
+        *("--only", "raw,sample,floor,sb3,ppo,ours", "--steps", "1000", "--raw-steps", "300"),
         *("--out", str(tmp_path)),
     )
     assert result.returncode == 0, result.stderr[-3000:]
@@ -119,16 +119,16 @@ def test_throughput_measures_and_records_every_kind(tmp_path):
     assert list(record["runs"]) == ["raw", "sample", "floor", "sb3", "ppo", "ours"]
     for kind, runs in record["runs"].items():
         (run,) = runs
-        assert run["steps"] >= (300 if kind == "raw" else 2000)
+        assert run["steps"] >= (300 if kind == "raw" else 1000)
         assert run["steps_per_s"] > 0 and run["peak_trial_gib"] > 0
         s = record["summary"][kind]
         assert s["min_steps_per_s"] == s["median_steps_per_s"] == s["max_steps_per_s"]
-    # the floor: 2 rollouts of 1,000 rows, 2 epochs of 4 minibatches of 250 each
+    # the floor: 1 rollout of 1,000 rows, 2 epochs of 4 minibatches of 250 each
     (floor,) = record["runs"]["floor"]
-    assert floor["gradient_steps"] == 16 and floor["torch_threads"] >= 1
+    assert floor["gradient_steps"] == 8 and floor["torch_threads"] >= 1
     for kind in ("ppo", "ours"):
         (run,) = record["runs"][kind]
-        assert len(run["iteration_seconds"]) == 2  # 1,000-step iterations of the small preset
+        assert len(run["iteration_seconds"]) == 1  # 1,000-step iterations of the small preset
         assert sum(run["iteration_seconds"]) <= run["seconds"]
     # `ours` relabels every batch (the exploration reward this early); `ppo` does not.
     assert record["runs"]["ours"][0]["relabel_seconds_per_update"] > 0
@@ -175,7 +175,8 @@ def test_grid_cost_prices_each_trial_at_its_packed_rate_and_its_reservation(tmp_
 
     paper = BENCH.parent / "tune_configs" / "paper.yaml"
     specs = expand(*load_sweep(paper), where=str(paper))
-    cpus = {s.method: reserved_cpus(s) for s in specs}
+    # one spec per method: a reservation depends on the method, not on env or seed
+    cpus = {s.method: reserved_cpus(s) for s in {s.method: s for s in specs}.values()}
     rate = {"ppo": 400, "ours": 200, "sb3": 800}
     record = {
         "env": "cartpole-balance",

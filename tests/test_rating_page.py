@@ -300,13 +300,8 @@ def test_a_store_without_physics_states_or_of_another_task_is_refused(tmp_path):
     assert sorted(p.name for p in other.iterdir()) == ["session.json"]  # untouched
 
 
-def test_a_pool_is_cut_from_a_checkpoints_policy(tmp_path):
-    trial = tmp_path / "trial"
-    made = subprocess.run(
-        [sys.executable, "-m", "rbrl_ray.train", "--env", "cartpole-balance", "--method", "ppo",
-         "--preset", "small", "--timesteps", "1000", "--out", str(trial), "--eval-episodes", "0"],
-        capture_output=True, text=True, timeout=300, env={**os.environ, "WANDB_MODE": "disabled"},
-    )  # fmt: skip
+def test_a_pool_is_cut_from_a_checkpoints_policy(small_ours_trial, tmp_path):
+    made, trial = small_ours_trial.run, small_ours_trial.folder
     assert made.returncode == 0, made.stderr[-2000:]
     session = start_session(tmp_path / "rated", count=5, segments=str(trial / "checkpoint"))
     try:

@@ -1,6 +1,7 @@
 """rbrl_ray.train end to end: validation before Ray, a tiny real trial, --resume."""
 
 import json
+import shutil
 import subprocess
 import sys
 
@@ -74,31 +75,17 @@ def test_bad_input_is_one_line_exit_2_before_ray(tmp_path, args, names):
     assert not (tmp_path / "trial").exists()
 
 
-SMALL = [
-    "--preset",
-    "small",
-    "--env-runners",
-    "0",
-    "--explore-steps",
-    "1500",  # iteration 1 explores: its row has no reward-model figures yet
-    "--query-every",
-    "500",
-    "--per-query",
-    "10",
-    "--total-ratings",
-    "30",
-]
-
-
 def _not_json(constant: str) -> None:
     raise AssertionError(f"{constant} is not JSON")
 
 
 @pytest.mark.slow
-def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path):
-    out = tmp_path / "trial"
-    first = _train(*BASE[:-1], "2000", "--out", str(out), *SMALL)
+def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(small_ours_trial, tmp_path):
+    first = small_ours_trial.run
     assert first.returncode == 0, first.stderr[-3000:]
+    # a copy in another folder: a trial folder moved elsewhere resumes there
+    out = tmp_path / "trial"
+    shutil.copytree(small_ours_trial.folder, out)
     assert "iter    2 | steps     2,000" in first.stdout and "ratings" in first.stdout
     written = [p for p in out.rglob("*.json") if "checkpoint" not in p.parts]
     assert len(written) > 1, written
@@ -140,6 +127,7 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(tmp_path
     assert resumed["curve"][-1]["eval_return"] == resumed["eval_return_mean"] is not None
     older, current = lineages(out / "ratings")
     assert older == first_run  # the first run's files are untouched
+    assert len(lineages(small_ours_trial.folder / "ratings")) == 1  # nothing written back
     assert {p.name: p.read_bytes() for p in first_run.glob("ratings_*.npz")} == first_files
     restored = load_latest(out / "ratings")[1]
     assert len(restored) == 30
