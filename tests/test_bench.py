@@ -294,7 +294,7 @@ def test_learning_records_curves_of_both_implementations_and_skips_finished_runs
 @pytest.mark.slow
 def test_packed_runs_concurrent_tune_trials_with_the_sweeps_resources_and_sb3(tmp_path):
     smoke = BENCH.parent / "tune_configs" / "smoke.yaml"  # 1 CPU a trial, small preset
-    args = ("--config", str(smoke), "--steps", "2000", "--trials", "2", "--only", "ppo,sb3")
+    args = ("--config", str(smoke), "--steps", "1000", "--trials", "2", "--only", "ppo,sb3")
     result = _run("packed.py", *args, "--out", str(tmp_path))
     assert result.returncode == 0, result.stderr[-3000:]
     record = json.loads((tmp_path / "packed_cartpole-balance.json").read_text())
@@ -302,7 +302,7 @@ def test_packed_runs_concurrent_tune_trials_with_the_sweeps_resources_and_sb3(tm
     for kind in ("ppo", "sb3"):
         trials = record["runs"][kind]["trials"]
         assert len(trials) == 2 and all(
-            t["steps"] >= 2000 and t["end"] > t["start"] for t in trials
+            t["steps"] >= 1000 and t["end"] > t["start"] for t in trials
         )
         s = record["summary"][kind]
         assert s["reserved_cpus_per_trial"] == 1
