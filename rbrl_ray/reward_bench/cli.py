@@ -37,7 +37,6 @@ from rbrl_ray.feedback.scripted import collect_segments
 from rbrl_ray.feedback.segments import Segments
 from rbrl_ray.jsonio import write_json
 from rbrl_ray.methods import REWARD_METHODS
-from rbrl_ray.reward import RewardModelConfig, RewardTrainer, evaluate_fidelity
 
 PROG = "rbrl_ray.reward_bench"
 
@@ -118,6 +117,9 @@ def fit_method(
 ) -> dict[str, Any]:
     """Fit `method` on data["train"] and score it on data["heldout"] (fidelity metrics,
     learned σ's, fit time)."""
+    # torch and scipy load here, not at import: bad arguments are answered in a second
+    from rbrl_ray.reward import RewardModelConfig, RewardTrainer, evaluate_fidelity
+
     config = RewardModelConfig(max_epochs=max_epochs)
     trainer = RewardTrainer(task.obs_dim, task.act_dim, classes, method, config, seed=seed)
     with tqdm(total=config.max_epochs, desc=f"fit {method:<10}", unit="ep") as bar:
