@@ -1,5 +1,5 @@
-"""Shared fixtures: an in-process Ray instance per test module that needs one
-(module-scoped, so a test that starts and stops its own Ray head finds none)."""
+"""Shared fixtures: an in-process Ray for the modules that need one, and one small
+trained trial for the tests that read one."""
 
 import os
 import subprocess
@@ -17,13 +17,31 @@ import rbrl_ray  # noqa: E402, F401  (MUJOCO_GL=disable for the training path, a
 os.environ.setdefault("RAY_DEDUP_LOGS", "0")
 
 
-@pytest.fixture(scope="module")
-def ray_local():
+@pytest.fixture(scope="session")
+def _ray_for_the_session():
+    """Shuts down at the session's end the in-process Ray that `ray_local` started."""
     import ray
 
-    ray.init(num_cpus=2, include_dashboard=False, ignore_reinit_error=True)
     yield ray
     ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def ray_local(_ray_for_the_session):
+    """A local Ray in this process (2 CPUs). The first module that asks starts it and
+    later ones reuse it (a start costs ~8 s on 2 cores); a module that needs a Ray of
+    its own shuts it down first (tests/test_desk_storage.py). What a test could leave
+    behind that outlives its trial, the detached rating desk, is stopped after each
+    module. Subprocesses never join it: a bare `ray.init()` joins only a cluster
+    started with `ray start` or named by RAY_ADDRESS."""
+    ray = _ray_for_the_session
+    if not ray.is_initialized():
+        ray.init(num_cpus=2, include_dashboard=False)
+    yield ray
+    from rbrl_ray.human.desk_service import stop_desk
+
+    if ray.is_initialized():
+        stop_desk()
 
 
 @dataclass(frozen=True)

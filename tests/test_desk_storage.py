@@ -35,6 +35,7 @@ def s3_and_ray():
     before = {k: os.environ.get(k) for k in ACCESS}
     os.environ.update(ACCESS)
     server = start_s3_server()
+    ray.shutdown()  # the session's Ray, if one runs: this one's workers need the keys
     ray.init(num_cpus=2, include_dashboard=False)
     yield server
     ray.shutdown()
