@@ -19,6 +19,7 @@ import numpy as np
 from rbrl_ray.validation import known
 
 EPISODE_LENGTH = 1000
+MAX_EPISODE_RETURN = float(EPISODE_LENGTH)  # every step's reward is in [0, 1]
 
 
 @dataclass(frozen=True)

@@ -86,24 +86,43 @@ def _ppo_cells(ours_by_classes, ppo):
     return compare(finals, "ours", "ppo")
 
 
-PPO = [990.0, 995.0, 985.0, 992.0]
+PPO = [890.0, 895.0, 885.0, 892.0]
 
 
 @pytest.mark.parametrize(
     "ours, expected",
     [
-        # within MARGIN (10 %, ±99) of ppo's mean, tightly: shown equivalent
-        ({3: [980.0, 985.0, 990.0, 975.0]}, "holds"),
+        # within MARGIN (10 %, ±89) of ppo's mean, tightly: shown equivalent
+        ({3: [880.0, 885.0, 890.0, 875.0]}, "holds"),
         # far below in every cell, beyond the margin
         ({2: [500.0, 510.0, 505.0, 498.0], 3: [600.0, 610.0, 590.0, 605.0]}, "does not hold"),
         # far below in one, unknown in the other
-        ({2: [500.0, 510.0, 505.0, 498.0], 3: [990.0, 300.0, 980.0, 500.0]},
+        ({2: [500.0, 510.0, 505.0, 498.0], 3: [890.0, 300.0, 880.0, 500.0]},
          "inconclusive at this budget"),
     ],
 )  # fmt: skip
 def test_match_needs_a_cell_shown_within_the_margin_or_above(ours, expected):
     assert MARGIN == 0.10
     assert verdict(MATCHES, _ppo_cells(ours, PPO)).text == expected
+
+
+def test_a_match_shown_only_where_both_are_at_the_ceiling_says_so():
+    # both ≥ 95 % of the maximum return (950): the task cannot tell them apart
+    saturated = [990.0, 995.0, 985.0, 992.0]
+    cells = _ppo_cells({3: [980.0, 985.0, 990.0, 975.0]}, saturated)
+    assert cells[0].at_ceiling
+    assert verdict(MATCHES, cells).text == "holds only where both are at the ceiling"
+    # a match below the ceiling in another cell: a plain "holds"
+    finals = {
+        ("cartpole-balance", None, "ppo"): seeds(*saturated),
+        ("cartpole-balance", 3, "ours"): seeds(980.0, 985.0, 990.0, 975.0),
+        ("walker-walk", None, "ppo"): seeds(*PPO),
+        ("walker-walk", 3, "ours"): seeds(880.0, 885.0, 890.0, 875.0),
+    }
+    assert verdict(MATCHES, compare(finals, "ours", "ppo")).text == "holds"
+    table = claims_table(finals, "final evaluation return")
+    row = next(line for line in table.splitlines() if line.startswith("| Ours can match"))
+    assert row.count("both at the ceiling") == 1  # cartpole's cell, not walker's
 
 
 def test_the_table_names_the_test_the_holm_p_and_the_seeds_that_would_settle_it():

@@ -19,6 +19,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
+from rbrl_ray.envs import MAX_EPISODE_RETURN as MAX_RETURN  # noqa: E402
 from rbrl_ray.methods import METHODS  # noqa: E402
 from rbrl_ray.report.statistics import (  # noqa: E402
     Scores,
@@ -29,7 +30,6 @@ from rbrl_ray.report.statistics import (  # noqa: E402
 )
 from rbrl_ray.report.trials import Trial  # noqa: E402
 
-MAX_RETURN = 1000.0
 CLASSES = 3
 MAIN_METHODS = ("ppo", "rbrl", "ours")  # the methods of paper Fig. 2
 PAIRS = (("ours", "rbrl"), ("ours", "ppo"), ("rbrl", "ppo"))

@@ -8,7 +8,10 @@ with method B's (rbrl_ray/report/statistics.py):
   episodes) until their reward models differ; unpaired (Welch) otherwise;
 - "A beats B": one-sided test of A − B > 0; "A matches B": two one-sided tests that
   |A − B| < MARGIN × B's mean (fixed before any v2 record existed);
-- p-values of one claim's cells are Holm-adjusted together (a claim is one family).
+- p-values of one claim's cells are Holm-adjusted together (a claim is one family);
+- a cell where both means reach CEILING of the maximum return is marked: the task
+  cannot tell the methods apart there, so a "matches" verdict resting on such cells
+  alone says so.
 """
 
 from __future__ import annotations
@@ -18,10 +21,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rbrl_ray.envs import MAX_EPISODE_RETURN
 from rbrl_ray.methods import METHODS
 from rbrl_ray.report.statistics import ALPHA, Difference, difference, holm, seeds_needed
 
 MARGIN = 0.10  # "matches": within 10 % of B's mean final return on that task
+CEILING = 0.95  # both means at >= 95 % of the maximum return: the task is saturated
 
 #: cell (env, classes, method) -> seed -> final return
 Finals = dict[tuple[str, int | None, str], dict[int, float]]
@@ -94,6 +99,10 @@ class Comparison:
     def margin(self) -> float:
         return MARGIN * abs(self.mean_b)
 
+    @property
+    def at_ceiling(self) -> bool:
+        return min(self.mean_a, self.mean_b) >= CEILING * MAX_EPISODE_RETURN
+
     def seeds_to_settle(self) -> int | None:
         return seeds_needed(self.a, self.b, self.test.paired)
 
@@ -141,6 +150,9 @@ def verdict(claim: Claim, cells: list[Comparison]) -> Verdict:
     # matches somewhere: in some cell A is shown above B or within the margin of it
     match = holm([min(c.test.p_greater(0.0), c.test.p_equivalent(c.margin)) for c in cells])
     if any(p < ALPHA for p in match):
+        shown = [c for c, p in zip(cells, match, strict=True) if p < ALPHA]
+        if all(c.at_ceiling for c in shown):
+            return Verdict("holds only where both are at the ceiling", match)
         return Verdict("holds", match)
     far = holm([c.test.p_greater(-c.margin, lower=True) for c in cells])
     if all(p < ALPHA for p in far):
@@ -160,9 +172,10 @@ def cell_label(c: Comparison, adjusted: float, settle: bool) -> str:
     detect_text = "" if math.isnan(detect) else f", detectable ±{detect:.0f}"
     needed = c.seeds_to_settle() if settle and not c.significant else None
     settle_text = f", ~{needed} seeds would settle it" if needed else ""
+    ceiling_text = ", both at the ceiling" if c.at_ceiling else ""
     return (
         f"{c.env}{classes}: {c.diff:+.1f}{ci}, {test} p {_p(c.p)}, Holm p {_p(adjusted)} "
-        f"(n {c.n_a}/{c.n_b}{detect_text}{settle_text})"
+        f"(n {c.n_a}/{c.n_b}{detect_text}{settle_text}{ceiling_text})"
     )
 
 

@@ -13,9 +13,18 @@ from pathlib import Path
 
 import pandas as pd
 
+from rbrl_ray.envs import MAX_EPISODE_RETURN
 from rbrl_ray.methods import METHODS
 from rbrl_ray.report.aggregate import aggregate_lines
-from rbrl_ray.report.claims import ALPHA, CLAIMS, MARGIN, Finals, claims_table, compare
+from rbrl_ray.report.claims import (
+    ALPHA,
+    CEILING,
+    CLAIMS,
+    MARGIN,
+    Finals,
+    claims_table,
+    compare,
+)
 from rbrl_ray.report.provenance import provenance_lines
 from rbrl_ray.report.trials import Trial
 from rbrl_ray.report.varied import varied_settings
@@ -277,7 +286,10 @@ def results_markdown(
         f"by two one-sided tests, |A − B| < {MARGIN:.0%} of B's mean (the margin fixed in "
         "advance); it does not hold when every cell shows A below B by more than the "
         "margin. Anything else is inconclusive at this budget, with the seeds that would "
-        "settle each cell at its observed difference and spread.",
+        "settle each cell at its observed difference and spread. A cell where both means "
+        f"reach {CEILING:.0%} of the maximum return ({CEILING * MAX_EPISODE_RETURN:g}) is "
+        "marked 'both at the ceiling': the task cannot tell the methods apart there, and a "
+        "'can match' that rests on such cells alone says so.",
         "",
         *normalisation_lines(finished),
         *provenance_lines(trials),
