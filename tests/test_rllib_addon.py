@@ -40,10 +40,7 @@ def build(spec, tmp_path, learner_class=None):
     return config.build_algo()
 
 
-# ppo, and the two ways a reward is learned: rbrl's classes alone, ours' two losses.
-# ours_equal, ours_cls and ours_reg relabel as ours does (one model, its reward
-# output); they differ in the loss only (tests/test_trainer.py, tests/test_losses.py).
-@pytest.mark.parametrize("method", ["ppo", "rbrl", "ours"])
+@pytest.mark.parametrize("method", ALL_METHODS)
 def test_gae_sees_reward_model_rewards_or_env_rewards_for_ppo(ray_local, tmp_path, method):
     spec = tiny_spec(method)
     learner = ProbedPPOLearner if method == "ppo" else ProbedRatingLearner
