@@ -44,6 +44,12 @@ def ray_local(_ray_for_the_session):
         stop_desk()
 
 
+SMALL_TRIAL_SCHEDULE = [
+    *("--preset", "small", "--env-runners", "0", "--explore-steps", "1500"),
+    *("--query-every", "500", "--per-query", "10", "--total-ratings", "30"),
+]
+
+
 @dataclass(frozen=True)
 class SmallTrial:
     folder: Path
@@ -68,9 +74,3 @@ def small_ours_trial(tmp_path_factory) -> SmallTrial:
         timeout=900,
     )
     return SmallTrial(folder, run)
-
-
-SMALL_TRIAL_SCHEDULE = [
-    *("--preset", "small", "--env-runners", "0", "--explore-steps", "1500"),
-    *("--query-every", "500", "--per-query", "10", "--total-ratings", "30"),
-]

@@ -24,7 +24,7 @@ from tests.user_env import users_environment
 
 pytestmark = pytest.mark.slow
 
-PER_QUERY, TOTAL = 2, 4
+PER_QUERY, TOTAL = 4, 8
 
 
 def train(out: Path, log: Path, *extra: str) -> subprocess.Popen:
@@ -109,7 +109,7 @@ def test_a_person_trains_the_reward_model_and_a_restart_asks_nothing_twice(tmp_p
     play(person, resumed, time.time(), stop_after=None)
     assert resumed.wait(timeout=120) == 0, (tmp_path / "resumed.log").read_text()[-3000:]
 
-    # 4 ratings given in all: the one given after the checkpoint was used, not asked again
+    # 8 ratings given in all: the 2 given after the checkpoint were used, not asked again
     assert len(person.shown) == TOTAL and len(set(person.shown)) == TOTAL
     segments, labels = RatedStore(lineages(out / "ratings")[-1]).load()
     assert sorted(segment_ids(segments)) == sorted(person.shown)

@@ -28,9 +28,9 @@ def tiny_sweep(tmp_path_factory):
         "tiny",
         methods=["ppo", "ours"],
         seeds=2,
-        timesteps=2000,
-        checkpoint_every=2,
-        schedule={"explore_steps": 1000, "every": 1000, "per_query": 10, "total": 20},
+        timesteps=3000,
+        checkpoint_every=3,
+        schedule={"explore_steps": 1000, "every": 1000, "per_query": 10, "total": 30},
     )
     run = subprocess.run(
         sweep_command(config, root / "storage"), capture_output=True, text=True, timeout=1200
