@@ -140,7 +140,7 @@ def test_the_page_lists_the_commits_behind_each_tier_and_what_format_1_lacks(tmp
     assert "- Tier T1: source `7f97bee21c` (git archive) × 1." in section
     assert "- Packages (1 records): ray 2.60.0, torch 2.13.0+cpu." in section
     assert "1 restored by Tune, 0 replaced a dead rating service" in section
-    assert "Trials running beside one: 1 in 1." in section
+    assert "at the same time as one: 1 (1 records)." in section
     assert "exploration reward until 48,000" in section  # v1's first fit ran in the background
 
 

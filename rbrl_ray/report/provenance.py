@@ -27,7 +27,7 @@ def shape_line(trials: list[Trial]) -> list[str]:
     parts = [
         f"ratings from {first:,} to {last:,} env steps of {steps:,} (the rating phase ends "
         f"at {last / steps:.0%} of the run; exploration reward until {explored:,}; "
-        f"{n} trials)"
+        f"{n} trials that learn from ratings)"
         for (first, last, steps, explored), n in sorted(shapes.items())
     ]
     return [f"- Shape: {'; '.join(parts)}."]
@@ -69,8 +69,8 @@ def provenance_lines(trials: list[Trial]) -> list[str]:
         lines.append(
             f"- Of {len(formatted)} records with restarts recorded: {restored} restored by "
             f"Tune, {replaced} replaced a dead rating service (each record lists the "
-            "iterations). Trials running beside one: "
-            + ", ".join(f"{k} in {n}" for k, n in sorted(beside.items(), key=str))
+            "iterations). The most other trials that ran at the same time as one: "
+            + ", ".join(f"{k} ({n} records)" for k, n in sorted(beside.items(), key=str))
             + ". Wall time (`wall_s`) includes the waits for reward-model fits."
         )
     old = len(recorded) - len(formatted)
