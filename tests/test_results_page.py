@@ -205,3 +205,41 @@ def test_a_varied_campaign_says_its_cells_pool_the_settings_it_varied(tmp_path):
     finals = page.split("## Final evaluation return")[1].split("##")[0]
     assert "Each cell pools every value of `reward_model." in finals
     assert "| 3 | " in finals and "(2) |" in finals  # two trials of one seed, pooled
+
+
+def _evaluations(record: Path) -> list[tuple[int, float]]:
+    """(env steps, evaluation return) of a record's evaluated iterations, from its JSON."""
+    rows = json.loads(record.read_text())["iterations"]
+    steps, evaluation = (
+        "env_runners/num_env_steps_sampled_lifetime",
+        "evaluation/env_runners/episode_return_mean",
+    )
+    return [(r[steps], r[evaluation]) for r in rows if r.get(evaluation) is not None]
+
+
+def test_summary_and_fig2_use_the_tables_final_measure_not_the_last_evaluation(tmp_path):
+    """A 1M-step record has three evaluations in its last 20 %: summary.csv (and Fig. 2,
+    drawn from it) average them as the tables do, rather than take the last one."""
+    v2 = REPO / "results" / "campaign_v2" / "trials"
+    records = sorted(v2.glob("walker-walk_ppo_s[01]_*.json"))
+    campaign = tmp_path / "v2"
+    (campaign / "trials").mkdir(parents=True)
+    for record in records:
+        shutil.copy(record, campaign / "trials")
+    windows, lasts = [], []
+    for record in records:
+        evaluations = _evaluations(record)
+        end = max(s for s, _ in evaluations)
+        late = [v for s, v in evaluations if s >= 0.8 * end]
+        assert len(late) == 3
+        windows.append(sum(late) / len(late))
+        lasts.append(evaluations[-1][1])
+    expected, last = sum(windows) / 2, sum(lasts) / 2
+    assert abs(expected - last) > 5  # the two measures differ on these records
+
+    result = write_report(campaign, campaign)
+
+    row = result["summary"].set_index("method").loc["ppo"]
+    assert abs(row["eval_mean"] - expected) < 1e-9
+    table = (campaign / "RESULTS.md").read_text().split("## Final evaluation return")[1]
+    assert f" | {expected:.1f} ± " in table  # ppo alone: no class count

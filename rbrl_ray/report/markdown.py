@@ -10,7 +10,7 @@ import pandas as pd
 
 from rbrl_ray.methods import METHODS
 from rbrl_ray.play import PLAY_DIR
-from rbrl_ray.report.trials import Trial
+from rbrl_ray.report.trials import FINAL_WINDOW, Trial
 
 
 def markdown_table(frame: pd.DataFrame) -> str:
@@ -60,8 +60,9 @@ def report_markdown(
         f"minibatch {spec.ppo.minibatch_size}, batch {spec.ppo.train_batch_size:,}, "
         f"nets {'x'.join(map(str, spec.ppo.hidden))} {spec.ppo.activation}",
         "",
-        "eval: the frozen policy's mean true return over the evaluation episodes at the "
-        "end of training (no exploration, no update; `evaluation` in the spec). return: "
+        "eval: the frozen policy's mean true return over its evaluations in the last "
+        f"{FINAL_WINDOW:.0%} of training (no exploration, no update; `evaluation` in the "
+        "spec). return: "
         "the last training return RLlib reports (the exploring policy, its mean over "
         "recent episodes). Both averaged over seeds; s.e. = std / sqrt(seeds). `ppo` "
         "ignores the class count and stands in every class count.",

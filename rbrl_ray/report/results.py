@@ -26,7 +26,7 @@ from rbrl_ray.report.claims import (
     compare,
 )
 from rbrl_ray.report.provenance import provenance_lines
-from rbrl_ray.report.trials import Trial
+from rbrl_ray.report.trials import FINAL_WINDOW, Trial
 from rbrl_ray.report.varied import varied_settings
 
 FULL_GRID = (
@@ -41,18 +41,11 @@ FULL_GRID = (
 LATE = 0.25
 
 
-#: The final measure averages the frozen policy's evaluations over the last 20 % of a
-#: run: one 8-episode point is noisy where outcomes are bimodal (a policy that balances
-#: or falls), and a 1M-step trial has three evaluations there (v1's 304k ones: one).
-FINAL_WINDOW = 0.2
-
-
 def final_measure(trial: Trial) -> float:
     """The mean evaluation return over the last FINAL_WINDOW of the run, or the last
     training return where none was run."""
-    late = trial.curve[trial.curve["steps"] >= (1 - FINAL_WINDOW) * trial.steps]
-    evaluations = late["eval_return"].dropna()
-    return float(evaluations.mean()) if len(evaluations) else trial.final_return
+    late = trial.late_eval_return
+    return trial.final_return if math.isnan(late) else late
 
 
 def finals_by_cell(trials: list[Trial]) -> Finals:

@@ -36,7 +36,7 @@ def summarise(trials: list[Trial]) -> pd.DataFrame:
                     "method": trial.spec.method,
                     "seed": trial.spec.seed,
                     "final": trial.final_return,
-                    "eval": trial.final_eval_return,
+                    "eval": trial.late_eval_return,
                     "late": trial.late("true_return"),
                     "auc": trial.auc,
                 }

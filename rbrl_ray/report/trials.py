@@ -26,6 +26,11 @@ from rbrl_ray.trial_results import result_rows
 
 PILOTS_DIR = "pilots"  # a campaign's rating-range pilots, beside trials/
 
+#: The final measure averages the frozen policy's evaluations over the last 20 % of a
+#: run: one 8-episode point is noisy where outcomes are bimodal (a policy that balances
+#: or falls), and a 1M-step trial has three evaluations there (v1's 304k ones: one).
+FINAL_WINDOW = 0.2
+
 #: Metric -> the curve's column name.
 CURVE_COLUMNS = {
     m.STEPS: "steps",
@@ -74,6 +79,14 @@ class Trial:
         """The frozen policy's mean return at the trial's last evaluation (NaN: none)."""
         returns = self.curve["eval_return"].dropna()
         return float(returns.iloc[-1]) if len(returns) else math.nan
+
+    @property
+    def late_eval_return(self) -> float:
+        """The frozen policy's mean return over its evaluations in the last FINAL_WINDOW
+        of the run (NaN: none there)."""
+        late = self.curve[self.curve["steps"] >= (1 - FINAL_WINDOW) * self.steps]
+        returns = late["eval_return"].dropna()
+        return float(returns.mean()) if len(returns) else math.nan
 
     @property
     def auc(self) -> float:
