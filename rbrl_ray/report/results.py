@@ -26,6 +26,7 @@ from rbrl_ray.report.claims import (
     compare,
 )
 from rbrl_ray.report.provenance import provenance_lines
+from rbrl_ray.report.settings import settings_lines
 from rbrl_ray.report.trials import FINAL_WINDOW, Trial
 from rbrl_ray.report.varied import varied_settings
 
@@ -255,7 +256,9 @@ def results_markdown(
     gaps: list[str],
     pilots: list[Trial] | None = None,
     varied: list[str] | None = None,
+    beside: list[str] | None = None,
 ) -> str:
+    """The page; `beside`: sections setting it beside earlier campaigns and notes."""
     finished = [t for t in trials if t.finished]
     seeds = sorted({t.spec.seed for t in finished})
     steps = sorted({t.spec.timesteps for t in finished})
@@ -286,10 +289,12 @@ def results_markdown(
         "",
         *normalisation_lines(finished),
         *provenance_lines(trials),
+        *settings_lines([t.spec for t in finished]),
         "## The paper's claims",
         "",
         *claims_lines(trials, measure),
         *aggregate_lines(finished, final_measure),
+        *(beside or []),
         "## Final evaluation return",
         "",
         *pooled_note(finished),

@@ -7,6 +7,7 @@ from pathlib import Path
 import pandas as pd
 
 from rbrl_ray.report.aggregate import performance_profiles
+from rbrl_ray.report.earlier import earlier_lines, load_options, notes_lines
 from rbrl_ray.report.figures import (
     has_reward_on_policy,
     learning_curves,
@@ -16,7 +17,7 @@ from rbrl_ray.report.figures import (
     reward_vs_return,
 )
 from rbrl_ray.report.markdown import report_markdown
-from rbrl_ray.report.results import final_measure, results_markdown
+from rbrl_ray.report.results import final_measure, finals_by_cell, results_markdown
 from rbrl_ray.report.summary import missing, summarise
 from rbrl_ray.report.trials import Trial, is_campaign, load_pilots, load_trials, read_plan
 from rbrl_ray.report.varied import (
@@ -47,6 +48,7 @@ def compares(summary: pd.DataFrame, methods: list[str]) -> bool:
 def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> dict[str, object]:
     """Every file of the report; returns what was written, what is missing and the
     damaged files left out (`skip_damaged`; otherwise one raises DamagedFile)."""
+    options = load_options(storage_dir)  # before any work: a bad report.yaml is one line
     loaded = load_trials(storage_dir, skip_damaged)
     trials = loaded.trials
     if not trials:
@@ -87,7 +89,11 @@ def write_report(storage_dir: Path, out: Path, skip_damaged: bool = False) -> di
     if is_campaign(storage_dir):
         page = out / "RESULTS.md"
         pilots = load_pilots(storage_dir)
-        page.write_text(results_markdown(storage_dir, trials, figures, gaps, pilots, varied))
+        beside = [*earlier_lines(storage_dir, trials, options, finals_by_cell),
+                  *notes_lines(options)]  # fmt: skip
+        page.write_text(
+            results_markdown(storage_dir, trials, figures, gaps, pilots, varied, beside)
+        )
     else:
         page = out / "report.md"
         page.write_text(report_markdown(storage_dir, trials, summary, figures, gaps, varied))
