@@ -243,3 +243,29 @@ def test_summary_and_fig2_use_the_tables_final_measure_not_the_last_evaluation(t
     assert abs(row["eval_mean"] - expected) < 1e-9
     table = (campaign / "RESULTS.md").read_text().split("## Final evaluation return")[1]
     assert f" | {expected:.1f} ± " in table  # ppo alone: no class count
+
+
+def test_the_reward_model_table_shows_the_learned_rewards_scale_on_the_policys_batches(
+    tmp_path,
+):
+    """cheetah-run's r̂ sits at its top (+1) late in training: the table says so, from
+    the records' per-iteration train_reward metrics; v1 records, without them, show '–'."""
+    record = next((REPO / "results" / "campaign_v2" / "trials").glob("cheetah-run_ours_c3_s0_*"))
+    rows = json.loads(record.read_text())["iterations"]
+    end = rows[-1]["env_runners/num_env_steps_sampled_lifetime"]
+    late = [r for r in rows if r["env_runners/num_env_steps_sampled_lifetime"] >= 0.75 * end]
+    mean = sum(r["train_reward/mean"] for r in late) / len(late)
+    std = sum(r["train_reward/std"] for r in late) / len(late)
+    assert mean > 0.95  # saturated
+    campaign = tmp_path / "v2"
+    (campaign / "trials").mkdir(parents=True)
+    shutil.copy(record, campaign / "trials")
+    write_report(campaign, campaign)
+    page = (campaign / "RESULTS.md").read_text()
+    row = next(line for line in page.splitlines() if line.startswith("| cheetah-run | Ours |"))
+    assert row.split(" | ")[4:6] == [f"{mean:.3f}", f"{std:.3f}"]
+    old = _campaign(tmp_path, TRIAL)
+    write_report(old, old)
+    v1 = (old / "RESULTS.md").read_text()
+    row = next(line for line in v1.splitlines() if line.startswith("| finger-spin | Ours |"))
+    assert row.split(" | ")[4:6] == ["–", "–"]

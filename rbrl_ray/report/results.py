@@ -112,6 +112,8 @@ def reward_model_table(trials: list[Trial]) -> list[str]:
                     "method": t.spec.method,
                     "accuracy": t.last("rm_accuracy"),
                     "pearson": t.late("pearson_true", LATE),
+                    "reward_mean": t.late("train_reward_mean", LATE),
+                    "reward_std": t.late("train_reward_std", LATE),
                     "sigma_cls": t.last("sigma_cls"),
                     "sigma_reg": t.last("sigma_reg"),
                 }
@@ -119,10 +121,12 @@ def reward_model_table(trials: list[Trial]) -> list[str]:
     if not rows:
         return ["No reward-learning trials finished."]
     frame = pd.DataFrame(rows).groupby(["env", "method"], sort=True).mean().reset_index()
-    lines = ["| env | method | rating accuracy | r(r̂, r), last quarter | σ_cls | σ_reg |",
-             "|---|---|---:|---:|---:|---:|"]  # fmt: skip
+    lines = ["| env | method | rating accuracy | r(r̂, r), last quarter | r̂ mean, last quarter "
+             "| r̂ std, last quarter | σ_cls | σ_reg |",
+             "|---|---|---:|---:|---:|---:|---:|---:|"]  # fmt: skip
     for row in frame.itertuples(index=False):
-        values = [row.accuracy, row.pearson, row.sigma_cls, row.sigma_reg]
+        values = [row.accuracy, row.pearson, row.reward_mean, row.reward_std, row.sigma_cls,
+                  row.sigma_reg]  # fmt: skip
         shown = ["–" if math.isnan(v) else f"{v:.3f}" for v in values]
         lines.append(f"| {row.env} | {METHODS[row.method].label} | " + " | ".join(shown) + " |")
     return lines
@@ -309,8 +313,11 @@ def results_markdown(
         "",
         "Averaged over seeds: at the end of training, the training rating accuracy and "
         "the learned uncertainties of eq. 5 (σ = exp(s/2)); over the last quarter of "
-        "training, the per-step Pearson correlation of r̂ with the true reward on the "
-        "policy's batches. The figure *Reward model vs outcome* below puts each trial's "
+        "training, on the policy's batches, the per-step Pearson correlation of r̂ with "
+        "the true reward and r̂'s mean and standard deviation (r̂ lies in [−1, 1]: a mean "
+        "near 1 with a small spread is a reward saturated at its top class, which no "
+        "longer tells the policy's states apart; '–': records from before these were "
+        "logged). The figure *Reward model vs outcome* below puts each trial's "
         "correlation beside its final return.",
         "",
         *reward_model_table(trials),
