@@ -1,0 +1,57 @@
+"""scripts/commit_records.sh: each new record its own commit, its figures in the message."""
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+V2 = REPO / "results" / "campaign_v2" / "trials"
+
+
+def _git(repo: Path, *args: str) -> str:
+    return subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True,
+                          text=True).stdout  # fmt: skip
+
+
+def test_each_new_record_is_committed_alone_with_what_it_measured(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "commit_records.sh", repo / "scripts")
+    trials = repo / "results" / "camp" / "trials"
+    trials.mkdir(parents=True)
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "t@example.org")
+    _git(repo, "config", "user.name", "t")
+    (repo / "work_in_progress.txt").write_text("not a record")
+    _git(repo, "add", "scripts")
+    _git(repo, "commit", "-q", "-m", "start")
+    ppo, ours = (
+        sorted(V2.glob("cartpole-balance_ppo_s0_*"))[0],
+        sorted(V2.glob("cartpole-balance_ours_c3_s0_*"))[0],
+    )
+    shutil.copy(ppo, trials)
+    shutil.copy(ours, trials)
+    _git(repo, "add", "work_in_progress.txt")  # staged, yet not part of a record's commit
+
+    subprocess.run(["bash", "scripts/commit_records.sh", "results/camp"], cwd=repo, check=True,
+                   env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable})  # fmt: skip
+
+    log = _git(repo, "log", "--format=%s", "-2").splitlines()
+    expected = []
+    for n, record in enumerate(sorted([ours, ppo]), start=1):
+        data = json.loads(record.read_text())
+        last = data["iterations"][-1]
+        spec = data["spec"]
+        classes = "" if spec["classes"] is None else f", {spec['classes']} classes"
+        expected.append(
+            f"camp record {n}: cartpole-balance {spec['method']}{classes}, seed 0: final "
+            f"evaluation {last['evaluation/env_runners/episode_return_mean']:.1f} at "
+            "1,008,000 steps (pinned commit)"
+        )
+    assert log == expected[::-1]
+    for commit in ("HEAD", "HEAD~1"):
+        changed = _git(repo, "show", "--name-only", "--format=", commit).split()
+        assert len(changed) == 1 and changed[0].startswith("results/camp/trials/")
+    assert "work_in_progress.txt" in _git(repo, "diff", "--cached", "--name-only")
