@@ -36,8 +36,14 @@ is class 0 and the model learns a constant); a range too wide the other way
 starves the top class (nothing visited early reaches it). A range too narrow
 would make nearly every segment an edge class and the middle classes rare.
 
+The rule looks at the rating phase only. What it cannot see: a range fitted there
+tops out where the agent was, and a learned reward cannot rank the segments above it
+(all top class), so it saturates once the agent gets there (cheetah-run in campaign
+v2). The page gives that headroom: the share of the last query's segments already
+above the range's top.
+
 Writes results/rating_boundaries/rating_boundaries_<env>.{json,md,png}: the returns, the
-range, and the class histogram of those segments for n = 2..6. The range goes
+range, the class histogram of those segments for n = 2..6, and the headroom. The range goes
 into tune_configs/envs.yaml by hand, with the record named beside it.
 """
 
@@ -54,6 +60,7 @@ from rbrl_ray.cli import OneLineParser, UsageError, float_in_range, int_in_range
 from rbrl_ray.envs import TASK_NAMES, get_task
 from rbrl_ray.experiment import RatingSchedule
 from rbrl_ray.feedback.rater import RaterConfig, SyntheticRater
+from rbrl_ray.feedback.segments import SEGMENT_LENGTH
 from rbrl_ray.jsonio import write_json
 from rbrl_ray.provenance import provenance
 from rbrl_ray.ray_start import init_ray
@@ -163,6 +170,20 @@ def histograms(returns: np.ndarray, low: float, high: float) -> dict[int, list[f
     return out
 
 
+def above_range(record: dict[str, Any]) -> dict[str, float]:
+    """Headroom: the share of the last query's segments above the range's top, for
+    true-reward PPO (the stage-1 returns) and, at stage 2, the pilot. A segment above the
+    range is top class whatever its return, so where this share is large a learned
+    reward cannot rank what the agent does next and saturates once it gets there (it
+    did on cheetah-run in campaign v2: results/campaign_v2/ANALYSIS.md)."""
+    high = record["rating_range"][1]
+    stage1 = record.get("stage1", record)
+    shares = {"ppo": float(np.mean(np.asarray(stage1["returns_per_query"][-1]) > high))}
+    if "stage1" in record:
+        shares["pilot"] = float(np.mean(np.asarray(record["returns_per_query"][-1]) > high))
+    return {k: round(v, 4) for k, v in shares.items()}
+
+
 def markdown(record: dict[str, Any]) -> str:
     low, high = record["rating_range"]
     stage1 = record.get("stage1")
@@ -187,13 +208,26 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"rating range [q{record['quantile']:g}, q{1 - record['quantile']:g}] = "
         f"[{low:.2f}, {high:.2f}]"
-        + (" (of the returns above the floor: a sparse reward)" if record["above_floor"] else ""),
+        + (" (of the returns above the floor: a sparse reward)" if record.get("above_floor") else ""),
         "",
         "| classes | share of each class (low to high) |",
         "|---:|---|",
     ]
     for n, shares in record["histograms"].items():
         lines.append(f"| {n} | " + " / ".join(f"{100 * s:.1f} %" for s in shares) + " |")
+    above = above_range(record)
+    whose = f"{100 * above['ppo']:.1f} % of true-reward PPO's segments" + (
+        f", {100 * above['pilot']:.1f} % of the pilot's" if "pilot" in above else ""
+    )
+    lines += [
+        "",
+        f"Above the range's top at the last query step ({record['query_steps'][-1]:,}): "
+        f"{whose}; the top, {high:.2f}, is {high / SEGMENT_LENGTH:.0%} of the most a "
+        f"{SEGMENT_LENGTH}-step segment can score. Every segment above the range is top "
+        "class, so a learned reward cannot rank them: where this share is large and the "
+        "top well below the most, the reward saturates once the agent gets there, and "
+        "asks for no more.",
+    ]
     return "\n".join(lines)
 
 

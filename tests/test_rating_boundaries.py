@@ -110,3 +110,27 @@ def test_pilot_without_ratings_is_one_line(tmp_path):
     )  # fmt: skip
     assert run.returncode == 2 and len(run.stderr.strip().splitlines()) == 1
     assert "--pilot:" in run.stderr
+
+
+def test_committed_pages_are_what_their_records_give():
+    from rbrl_ray.rating_boundaries import markdown
+
+    for path in sorted((REPO / "results" / "rating_boundaries").glob("rating_boundaries_*.json")):
+        record = json.loads(path.read_text())
+        assert path.with_suffix(".md").read_text() == markdown(record) + "\n", path.name
+
+
+def test_headroom_is_the_last_querys_share_above_the_top_for_ppo_and_the_pilot():
+    """Segments above the range are all top class: their share at the last query says
+    how soon a learned reward runs out of distinctions (cheetah-run: 55.5 % of PPO's)."""
+    from rbrl_ray.rating_boundaries import above_range, markdown
+
+    ppo = {"rating_range": [0.0, 10.0], "returns_per_query": [[1, 2, 3], [5, 11, 12, 20]]}
+    assert above_range(ppo) == {"ppo": 0.75}  # the last query only
+    stage2 = {"rating_range": [0.0, 4.0], "stage1": ppo,
+              "returns_per_query": [[1, 2], [3, 4.5, 6, 1]]}  # fmt: skip
+    assert above_range(stage2) == {"ppo": 1.0, "pilot": 0.5}
+    cheetah = json.loads(
+        (REPO / "results" / "rating_boundaries" / "rating_boundaries_cheetah-run.json").read_text()
+    )
+    assert "55.5 % of true-reward PPO's segments, 14.5 % of the pilot's" in markdown(cheetah)
