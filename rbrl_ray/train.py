@@ -226,6 +226,9 @@ def summary_line(result: dict[str, Any], elapsed: float, steps_here: int) -> str
         parts.append(f"ratings {result[m.NUM_RATINGS]:>5}")
         parts.append(f"rm acc {result.get(m.RM_ACCURACY, math.nan):5.3f}")
         parts.append(f"r̂~r {result.get(m.PEARSON_TRUE, math.nan):+5.2f}")
+    if m.TRAIN_REWARD_MEAN in result:  # near +1 with a small spread: a saturated reward
+        mean, std = result[m.TRAIN_REWARD_MEAN], result.get(m.TRAIN_REWARD_STD, math.nan)
+        parts.append(f"trained on {mean:+5.2f} ± {std:4.2f}")
     if result.get(m.SERVICE_RESTARTS):
         parts.append(f"service restarts {result[m.SERVICE_RESTARTS]}")
     parts.append(f"{steps_here / max(elapsed, 1e-9):6.0f} steps/s")

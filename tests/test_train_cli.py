@@ -1,6 +1,7 @@
 """rbrl_ray.train end to end: validation before Ray, a tiny real trial, --resume."""
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -87,6 +88,7 @@ def test_tiny_trial_writes_result_and_resume_continues_with_its_ratings(small_ou
     out = tmp_path / "trial"
     shutil.copytree(small_ours_trial.folder, out)
     assert "iter    2 | steps     2,000" in first.stdout and "ratings" in first.stdout
+    assert re.search(r"trained on [+-]\d\.\d\d ± \d\.\d\d", first.stdout)  # the reward PPO saw
     written = [p for p in out.rglob("*.json") if "checkpoint" not in p.parts]
     assert len(written) > 1, written
     for path in written:  # strict JSON: NaN and Infinity would raise

@@ -23,6 +23,7 @@ PROGRESS_METRICS = {
     m.NUM_RATINGS: "ratings",
     m.RM_ACCURACY: "rm acc",
     m.PEARSON_TRUE: "r̂~r",
+    m.TRAIN_REWARD_MEAN: "reward mean",  # what PPO trained on; near +1 late: saturated
 }
 PROGRESS_PARAMETERS = {f"{_SPEC}/{k}": k for k in ("env", "method", "classes", "seed")}
 
