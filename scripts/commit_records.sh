@@ -7,8 +7,12 @@
 # RESULTS.md is committed, it is rebuilt from the committed records and committed too
 # (tests/test_committed_results.py holds every committed page to its records).
 set -euo pipefail
-records="${1:?usage: scripts/commit_records.sh RECORDS_DIR}"
 repo="$(cd "$(dirname "$0")/.." && pwd)"
+records="${1:-}"
+if [ -z "$records" ] || [ ! -d "$repo/$records/trials" ]; then
+    echo "commit_records.sh: error: no campaign folder ${records:-(none given)} with trials/ in $repo (usage: scripts/commit_records.sh results/<campaign>)" >&2
+    exit 2
+fi
 python="${PYTHON:-$repo/.venv/bin/python}"
 cd "$repo"
 name="$(basename "$records")"

@@ -55,3 +55,10 @@ def test_each_new_record_is_committed_alone_with_what_it_measured(tmp_path):
         changed = _git(repo, "show", "--name-only", "--format=", commit).split()
         assert len(changed) == 1 and changed[0].startswith("results/camp/trials/")
     assert "work_in_progress.txt" in _git(repo, "diff", "--cached", "--name-only")
+
+
+def test_a_folder_without_trials_is_one_line_exit_2(tmp_path):
+    run = subprocess.run(["bash", str(REPO / "scripts" / "commit_records.sh"), "results/nope"],
+                         capture_output=True, text=True)  # fmt: skip
+    assert run.returncode == 2
+    assert "results/nope" in run.stderr and len(run.stderr.strip().splitlines()) == 1
