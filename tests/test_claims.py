@@ -134,3 +134,16 @@ def test_the_table_names_the_test_the_holm_p_and_the_seeds_that_would_settle_it(
     row = next(line for line in table.splitlines() if line.startswith("| Ours beats RbRL"))
     assert "paired p " in row and "Holm p " in row and "detectable ±" in row
     assert "seeds would settle it" in row and row.endswith("| inconclusive at this budget |")
+
+
+def test_a_difference_too_small_for_any_practical_number_of_seeds_says_so():
+    """cheetah-run in campaign v2, seeds 0-2: ours − rbrl +9.4 with a paired spread near
+    250 needs thousands of seeds; the cell says so rather than staying silent."""
+    finals = {
+        ("cheetah-run", 3, "ours"): seeds(500.0, 200.0, 700.0),
+        ("cheetah-run", 3, "rbrl"): seeds(480.0, 430.0, 450.0),
+    }
+    table = claims_table(finals, "final evaluation return")
+    row = next(line for line in table.splitlines() if line.startswith("| Ours beats RbRL"))
+    assert "over 1,000 seeds would be needed to settle it" in row
+    assert "~" not in row.split("detectable")[1]

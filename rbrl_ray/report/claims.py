@@ -23,7 +23,14 @@ import numpy as np
 
 from rbrl_ray.envs import MAX_EPISODE_RETURN
 from rbrl_ray.methods import METHODS
-from rbrl_ray.report.statistics import ALPHA, Difference, difference, holm, seeds_needed
+from rbrl_ray.report.statistics import (
+    ALPHA,
+    MAX_SEEDS,
+    Difference,
+    difference,
+    holm,
+    seeds_needed,
+)
 
 MARGIN = 0.10  # "matches": within 10 % of B's mean final return on that task
 CEILING = 0.95  # both means at >= 95 % of the maximum return: the task is saturated
@@ -170,8 +177,14 @@ def cell_label(c: Comparison, adjusted: float, settle: bool) -> str:
     test = "paired" if c.test.paired else "Welch"
     detect = c.test.detectable()
     detect_text = "" if math.isnan(detect) else f", detectable ±{detect:.0f}"
-    needed = c.seeds_to_settle() if settle and not c.significant else None
-    settle_text = f", ~{needed} seeds would settle it" if needed else ""
+    settle_text = ""
+    if settle and not c.significant and c.tested and c.diff != 0:
+        needed = c.seeds_to_settle()
+        settle_text = (
+            f", ~{needed} seeds would settle it"
+            if needed
+            else f", over {MAX_SEEDS:,} seeds would be needed to settle it"  # a tiny difference
+        )
     ceiling_text = ", both at the ceiling" if c.at_ceiling else ""
     return (
         f"{c.env}{classes}: {c.diff:+.1f}{ci}, {test} p {_p(c.p)}, Holm p {_p(adjusted)} "
