@@ -147,3 +147,17 @@ def test_a_difference_too_small_for_any_practical_number_of_seeds_says_so():
     row = next(line for line in table.splitlines() if line.startswith("| Ours beats RbRL"))
     assert "over 1,000 seeds would be needed to settle it" in row
     assert "~" not in row.split("detectable")[1]
+
+
+def test_only_cells_with_a_saturated_side_are_marked():
+    finals = {
+        ("cheetah-run", None, "ppo"): seeds(700.0, 720.0, 740.0),
+        ("cheetah-run", 3, "ours"): seeds(450.0, 460.0, 470.0),
+        ("walker-walk", None, "ppo"): seeds(880.0, 860.0, 900.0),
+        ("walker-walk", 3, "ours"): seeds(540.0, 520.0, 560.0),
+    }
+    saturated = frozenset({("cheetah-run", 3, "ours")})
+    table = claims_table(finals, "final evaluation return", saturated)
+    row = next(line for line in table.splitlines() if line.startswith("| Ours can match"))
+    cheetah, walker = row.split("<br>")
+    assert "learned reward saturated" in cheetah and "learned reward saturated" not in walker

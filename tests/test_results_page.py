@@ -269,3 +269,24 @@ def test_the_reward_model_table_shows_the_learned_rewards_scale_on_the_policys_b
     v1 = (old / "RESULTS.md").read_text()
     row = next(line for line in v1.splitlines() if line.startswith("| finger-spin | Ours |"))
     assert row.split(" | ")[4:6] == ["–", "–"]
+
+
+def test_a_saturated_learned_reward_is_listed_and_marked_in_the_claims(tmp_path):
+    """cheetah-run in campaign v2: r̂ sits at +1 late, below the ceiling; walker-walk's
+    does not. The page lists the saturated cells and marks the claims' cells on them."""
+    v2 = REPO / "results" / "campaign_v2" / "trials"
+    campaign = tmp_path / "v2"
+    (campaign / "trials").mkdir(parents=True)
+    for pattern in ("cheetah-run_*_s[01]_*.json", "walker-walk_*_s[01]_*.json"):
+        for record in v2.glob(pattern):
+            shutil.copy(record, campaign / "trials")
+    write_report(campaign, campaign)
+    page = (campaign / "RESULTS.md").read_text()
+    section = page.split("## Reward models")[1].split("\n## ")[0]
+    listed = [line for line in section.splitlines() if line.startswith("- ") and "r̂ mean" in line]
+    assert [line.split(":")[0] for line in listed] == [
+        "- cheetah-run, 3 classes, Ours", "- cheetah-run, 3 classes, RbRL"]  # fmt: skip
+    claims = page.split("## The paper's claims")[1].split("\n## ")[0]
+    cells = [c for c in claims.replace("|", "<br>").split("<br>") if "3 cl.:" in c]
+    marked = {c.split(",")[0].strip() for c in cells if "learned reward saturated" in c}
+    assert marked == {"cheetah-run"} and any(c.strip().startswith("walker-walk") for c in cells)

@@ -171,7 +171,7 @@ def _p(value: float) -> str:
     return "–" if math.isnan(value) else f"{value:.3f}"
 
 
-def cell_label(c: Comparison, adjusted: float, settle: bool) -> str:
+def cell_label(c: Comparison, adjusted: float, settle: bool, saturated: bool = False) -> str:
     classes = "" if c.classes is None else f", {c.classes} cl."
     ci = "" if math.isnan(c.ci[0]) else f" [{c.ci[0]:+.0f}, {c.ci[1]:+.0f}]"
     test = "paired" if c.test.paired else "Welch"
@@ -186,14 +186,23 @@ def cell_label(c: Comparison, adjusted: float, settle: bool) -> str:
             else f", over {MAX_SEEDS:,} seeds would be needed to settle it"  # a tiny difference
         )
     ceiling_text = ", both at the ceiling" if c.at_ceiling else ""
+    if saturated:
+        ceiling_text += ", learned reward saturated"
     return (
         f"{c.env}{classes}: {c.diff:+.1f}{ci}, {test} p {_p(c.p)}, Holm p {_p(adjusted)} "
         f"(n {c.n_a}/{c.n_b}{detect_text}{settle_text}{ceiling_text})"
     )
 
 
-def claims_table(finals: Finals, measure: str) -> str:
-    """The claims as a markdown table: claim | what was measured | verdict."""
+def _touches(saturated: frozenset[tuple], c: Comparison, claim: Claim) -> bool:
+    """Whether either side of a cell is a saturated cell (ppo has no class count)."""
+    sides = [(c.env, None if m == "ppo" else c.classes, m) for m in (claim.a, claim.b)]
+    return any(side in saturated for side in sides)
+
+
+def claims_table(finals: Finals, measure: str, saturated: frozenset[tuple] = frozenset()) -> str:
+    """The claims as a markdown table: claim | what was measured | verdict. `saturated`:
+    the (env, classes, method) cells whose learned reward sat at its top class."""
     lines = [
         f"| claim | measured here: {measure} of A − B, 95 % CI, two-sided p (paired by seed "
         "or Welch), the claim's Holm-adjusted one-sided p, seeds A/B, the difference "
@@ -205,7 +214,8 @@ def claims_table(finals: Finals, measure: str) -> str:
         result = verdict(claim, cells)
         settle = result.text == "inconclusive at this budget"
         measured = "<br>".join(
-            cell_label(c, p, settle) for c, p in zip(cells, result.adjusted, strict=True)
+            cell_label(c, p, settle, _touches(saturated, c, claim))
+            for c, p in zip(cells, result.adjusted, strict=True)
         )
         lines.append(f"| {claim.text} (A = {claim.a}, B = {claim.b}) | "
                      f"{measured or 'no trials of both methods'} | {result.text} |")  # fmt: skip

@@ -26,6 +26,7 @@ from rbrl_ray.report.claims import (
     compare,
 )
 from rbrl_ray.report.provenance import provenance_lines
+from rbrl_ray.report.saturation import saturated_cells, saturation_lines
 from rbrl_ray.report.settings import settings_lines
 from rbrl_ray.report.trials import FINAL_WINDOW, Trial
 from rbrl_ray.report.varied import varied_settings
@@ -238,7 +239,8 @@ def claims_lines(trials: list[Trial], measure: str) -> list[str]:
         ran = sorted({t.spec.method for t in trials}, key=list(METHODS).index)
         labels = ", ".join(METHODS[m].label for m in ran)
         return [f"Not measured: each claim compares two methods; these trials ran {labels}.", ""]
-    return [claims_table(finals, measure), ""]
+    saturated = frozenset(cell[:3] for cell in saturated_cells(trials, final_measure))
+    return [claims_table(finals, measure, saturated), ""]
 
 
 def pooled_note(trials: list[Trial]) -> list[str]:
@@ -322,6 +324,7 @@ def results_markdown(
         "",
         *reward_model_table(trials),
         "",
+        *saturation_lines(trials, final_measure),
         *reward_model_comparison(trials),
         "## Ratings",
         "",
