@@ -7,7 +7,10 @@ with little spread, and the policy is asked for nothing more (campaign v2's
 cheetah-run: results/campaign_v2/ANALYSIS.md). A cell is flagged when, averaged over
 its seeds, r̂'s mean on the policy's batches over the last quarter of training is at
 least SATURATED_MEAN and its spread at most SATURATED_STD, while the final return is
-below the ceiling (at the ceiling a saturated reward costs nothing).
+below the ceiling (at the ceiling a saturated reward costs nothing). The thresholds
+were set after seeing campaign v2's records (cheetah-run's runs: mean 0.992-0.997, std
+0.04-0.07; walker-walk's, partly saturated: 0.76-0.91, 0.32-0.47), so the flag is a
+marker for the reader, not a test.
 """
 
 from __future__ import annotations
