@@ -23,6 +23,7 @@ class Setting:
     label: str
     value: Callable[[ExperimentSpec], str]
     source: str
+    any_value: bool = False  # the source names where each value comes from
 
 
 def _nets(s: ExperimentSpec) -> str:
@@ -52,6 +53,13 @@ def _rllib_extras(s: ExperimentSpec) -> str:
 def _schedule(s: ExperimentSpec) -> str:
     q = s.schedule
     return f"{q.explore_steps:,} steps of exploration, then {q.per_query} every {q.every:,}"
+
+
+def _fits(s: ExperimentSpec) -> str:
+    q = s.schedule
+    if not q.background_fit:
+        return "blocking, in the training loop"
+    return "in the background" + (", the first blocking" if q.first_fit_blocks else "")
 
 
 def _reward_model(s: ExperimentSpec) -> str:
@@ -108,6 +116,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("query selection", lambda s: s.schedule.selection,
             "ours, the paper's text; RbRL's code selects by ensemble disagreement by default"),
     Setting("reward model", _reward_model, "RbRL / B-Pref `reward_model.py`"),
+    Setting("reward-model fits", _fits,
+            "the RbRL code fits inside its rollout loop, blocking "
+            "(`on_policy_with_reward_algorithm.py`); in the background: ours, "
+            "for speed (a fit's model is used one iteration later)", any_value=True),
     Setting("rating range per env (the synthetic rater's bins)",
             lambda s: "`tune_configs/envs.yaml`",
             "ours: one calibration rule for every env (docs/methods.md, \"Rating boundaries\")"),
@@ -149,7 +161,7 @@ def _source(setting: Setting, specs: list[ExperimentSpec]) -> str:
     """The source, which speaks for the reference value only: other values are the
     campaign's own choice, and the row says so."""
     reference = setting.value(REFERENCE)
-    if {setting.value(s) for s in specs} <= {reference}:
+    if setting.any_value or {setting.value(s) for s in specs} <= {reference}:
         return setting.source
     return f"for {reference}: {setting.source} — other values: this campaign's own setting"
 
