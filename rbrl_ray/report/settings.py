@@ -122,7 +122,9 @@ SETTINGS: tuple[Setting, ...] = (
             "for speed (a fit's model is used one iteration later)", any_value=True),
     Setting("rating range per env (the synthetic rater's bins)",
             lambda s: "`tune_configs/envs.yaml`",
-            "ours: one calibration rule for every env (docs/methods.md, \"Rating boundaries\")"),
+            "ours: one calibration rule for every env (docs/campaign.md, \"Rating "
+            "boundaries\"); the RbRL code's `reward_model.py` (`get_label`) bins [0, 50] in "
+            "fixed equal widths for every env (README: adjusted by hand for quadruped)"),
     Setting("k in Q_σ, α in eq. 3",
             lambda s: f"{s.reward_model.k:g}, {s.reward_model.alpha:g}",
             "paper (k); ours (α: eq. 3 is a reconstruction, docs/methods.md)"),
