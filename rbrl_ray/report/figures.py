@@ -14,8 +14,8 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from rbrl_ray.methods import METHODS  # noqa: E402
-from rbrl_ray.report.results import LATE, final_measure  # noqa: E402
-from rbrl_ray.report.trials import Trial  # noqa: E402
+from rbrl_ray.report.results import final_measure  # noqa: E402
+from rbrl_ray.report.trials import LATE, Trial  # noqa: E402
 
 METHOD_IDS = tuple(METHODS)  # legend order
 #: env steps as 80k, 1.2M: full numbers run into each other under the axis

@@ -28,19 +28,13 @@ from rbrl_ray.report.claims import (
 from rbrl_ray.report.provenance import provenance_lines
 from rbrl_ray.report.saturation import saturated_cells, saturation_lines
 from rbrl_ray.report.settings import settings_lines
-from rbrl_ray.report.trials import FINAL_WINDOW, Trial
+from rbrl_ray.report.trials import FINAL_WINDOW, LATE, Trial
 from rbrl_ray.report.varied import varied_settings
 
 FULL_GRID = (
     "ray job submit --address http://HEAD:8265 --working-dir . -- "
     "python -m rbrl_ray.sweep --config tune_configs/paper.yaml --storage s3://BUCKET/rbrl"
 )
-
-
-#: The window of the reward model's correlation with the true reward: one batch is noisy,
-#: and by the last quarter of training a campaign's reward model has (nearly) all its
-#: ratings (this project's schedule gives the 2,000th by 232k of 300k steps).
-LATE = 0.25
 
 
 def final_measure(trial: Trial) -> float:

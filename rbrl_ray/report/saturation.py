@@ -21,11 +21,10 @@ from collections.abc import Callable
 from rbrl_ray.envs import MAX_EPISODE_RETURN
 from rbrl_ray.methods import METHODS
 from rbrl_ray.report.claims import CEILING
-from rbrl_ray.report.trials import Trial
+from rbrl_ray.report.trials import LATE, Trial
 
 SATURATED_MEAN = 0.95
 SATURATED_STD = 0.1
-LATE = 0.25  # the last quarter of training, as the reward-model table
 
 
 def _mean(values: list[float]) -> float:

@@ -140,7 +140,7 @@ RBRL_DIFFERENCES = (
     "disagrees on most (`selection: disagreement` here, not the default). Its rater bins "
     "[0, 50] with fixed equal widths for every env, where each env here has a calibrated "
     "range (`tune_configs/envs.yaml`) that gives every class ratings early but tops out "
-    "sooner (campaign v2's cheetah-run: results/campaign_v2/ANALYSIS.md). Each of these "
+    "sooner (results/campaign_v2/ANALYSIS.md, on a saturated learned reward). Each of these "
     "changes what a seed learns, so curves from this project are comparable with RbRL's "
     "in shape, not number for number; the SB3 reference with RbRL's own settings "
     '(BENCHMARKS.md, "Learning parity") shows what its PPO does on this machine.'

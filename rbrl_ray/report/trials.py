@@ -31,6 +31,11 @@ PILOTS_DIR = "pilots"  # a campaign's rating-range pilots, beside trials/
 #: or falls), and a 1M-step trial has three evaluations there (v1's 304k ones: one).
 FINAL_WINDOW = 0.2
 
+#: The window of the reward model's correlation with the true reward: one batch is noisy,
+#: and by the last quarter of training a campaign's reward model has (nearly) all its
+#: ratings (this project's schedule gives the 2,000th by 232k of 300k steps).
+LATE = 0.25
+
 #: Metric -> the curve's column name.
 CURVE_COLUMNS = {
     m.STEPS: "steps",
