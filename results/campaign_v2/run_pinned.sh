@@ -2,10 +2,11 @@
 # Campaign v2 from its pinned commit (results/campaign_v2/pinned_commit), two trials at
 # a time: scripts/run_pinned.sh says how.
 #   results/campaign_v2/run_pinned.sh [--tiers T1] [more rbrl_ray.campaign options]
-# By default tier T1, then T2: the campaign first finishes the Tune run that holds T1's
-# trials, and starts T2's in a new run only once every T1 trial is recorded.
+# By default tier T1 only. Not T1,T2: after a SIGINT stops the resumed T1 run, the
+# (pinned) runner goes on to start the next tier's trials in a new run instead of
+# exiting; start T2 with --tiers T2 once every T1 trial is recorded.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-if [ $# -eq 0 ]; then set -- --tiers T1,T2; fi
+if [ $# -eq 0 ]; then set -- --tiers T1; fi
 exec "$here/../../scripts/run_pinned.sh" "$here" tune_configs/campaign_v2.yaml \
     --cpus 4 --max-concurrent 2 "$@"
