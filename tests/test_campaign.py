@@ -100,7 +100,7 @@ def _strict(text: str) -> dict:
 def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path):
     config = write_campaign(
         tmp_path,
-        {"A": tier(["ppo", "ours"], timesteps=3000)},
+        {"A": tier(["ppo", "ours"], timesteps=3000), "B": tier(["rbrl"], timesteps=3000)},
         schedule=SCHEDULE,
         evaluation={"episodes": 2, "every": 0},
     )
@@ -109,7 +109,7 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
     log = tmp_path / "first_run.log"
     with open(log, "w") as output:
         proc = campaign(
-            config, tmp_path, "--max-concurrent", "1", stdout=output,
+            config, tmp_path, "--tiers", "A", "--max-concurrent", "1", stdout=output,
             stderr=subprocess.STDOUT, start_new_session=True,
         )  # fmt: skip
     deadline = time.time() + 600
@@ -122,8 +122,14 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
     (first,) = written
     first_bytes = first.read_bytes()
 
+    # 1b) every tier, stopped with Ctrl+C while the resumed run trains: it stops there
+    # (it used to go on and start tier B's trial in a new run)
+    assert stopped_while_resuming(config, tmp_path) == 1
+    assert [r.name for r in (tmp_path / "storage" / "camp").glob("run-*")] == ["run-1"]
+    assert not list(records.glob("*_rbrl_*"))
+
     # 2) run again: the recorded trial is skipped, the other finishes
-    again = campaign(config, tmp_path)
+    again = campaign(config, tmp_path, "--tiers", "A")
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr[-3000:]
     assert "skipping 1 finished trials" in again.stdout
     assert first.read_bytes() == first_bytes
@@ -159,11 +165,12 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
             assert all(row["train_reward/std"] > 0 for row in record["iterations"])
 
     # 3) and once more: nothing left, nothing started
-    done = campaign(config, tmp_path)
+    done = campaign(config, tmp_path, "--tiers", "A")
     assert done.returncode == 0 and "skipping 2 finished trials" in done.stdout
     assert "0 trials left" in done.stdout
     planned = _strict((records.parent / "plan.json").read_text())["trials"]
-    assert sorted(t["key"] for t in planned) == sorted(p.stem for p in files)
+    in_a = [t["key"] for t in planned if "A" in t["tiers"]]
+    assert sorted(in_a) == sorted(p.stem for p in files)
 
     # a recorded trial's spec and seed give its first iterations again, exactly (`ours`:
     # its path holds everything `ppo`'s does, plus ratings, fits and relabelling)
@@ -188,7 +195,32 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
     assert "## The paper's claims" in page and "Ours can match or beat PPO" in page
     assert "(A = ours, B = ppo) | cartpole-balance, 3 cl." in page  # one seed each: no p
     assert (out / "curves_cartpole-balance.png").stat().st_size > 0
-    assert "Nothing: every trial found finished." in page  # the plan is complete
+    # the plan's one trial left: tier B's, stopped before it started
+    assert "- tier B: cartpole-balance, rbrl, 3 classes, 3,000 steps: seeds [0] not" in page
+
+
+def stopped_while_resuming(config: Path, root: Path) -> int:
+    """The campaign's exit code when Ctrl+C reaches it while Tune trains a resumed run."""
+    log = root / "stopped_run.log"
+    with open(log, "w") as output:
+        proc = campaign(
+            config, root, "--max-concurrent", "1", stdout=output, stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )  # fmt: skip
+    try:
+        deadline = time.time() + 600
+        # Tune's status table after the resume: its SIGINT handler is in place
+        while "== Status ==" not in log.read_text().partition("resuming run-1")[2]:
+            assert proc.poll() is None and time.time() < deadline, log.read_text()[-3000:]
+            time.sleep(0.5)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=300)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    text = log.read_text()
+    assert "run-1 was stopped; the command resumes it" in text, text[-3000:]
+    return code
 
 
 def test_the_report_lists_the_planned_trials_without_a_record(tmp_path):

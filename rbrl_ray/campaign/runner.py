@@ -87,6 +87,16 @@ def record_finished(results: Any, records: Path, campaign: Campaign) -> None:
             write_record(records, Path(result.path), result.config, tiers[key])
 
 
+def stopped_early(run: Path, results: Any, selected: list[CampaignTrial], records: Path) -> bool:
+    """Whether a run's fit returned with selected trials neither recorded nor failed:
+    Tune stopped on a SIGINT (or SIGUSR1), saved its state and returned as if done. The
+    records decide, not Tune's statuses: its clean-up marks a trial it stopped
+    TERMINATED, and the trials its search had yet to create are not in `results`."""
+    failed = {trial_key(trial_spec(r.config)) for r in results if r.error is not None}
+    left = {t.key for t in pending(selected, records)} & run_keys(run)
+    return bool(left - failed)
+
+
 def run_keys(run: Path) -> set[str]:
     """The record keys of the trials a Tune run holds: its manifest, when Tune can
     resume the run (a run killed before Tune saved its state holds nothing), and its
@@ -116,7 +126,8 @@ def run_campaign(
     max_concurrent: int | None,
 ) -> list[CampaignTrial]:
     """Resume interrupted runs that hold unrecorded trials, then run the rest in a new
-    run; returns the selected trials still without a record."""
+    run; returns the selected trials still without a record. A run stopped on a SIGINT
+    ends the campaign there: the next run would start trials the user meant to stop."""
     from ray.tune import Tuner
 
     from rbrl_ray.sweep.tuner import new_tuner, restored_tuner
@@ -126,7 +137,11 @@ def run_campaign(
         todo = {t.key for t in pending(selected, records)}
         if todo & run_keys(run) and Tuner.can_restore(str(run)):
             print(f"campaign: resuming {run.name} ({len(todo & run_keys(run))} trials to finish)")
-            record_finished(restored_tuner(str(run)).fit(), records, campaign)
+            results = restored_tuner(str(run)).fit()
+            record_finished(results, records, campaign)
+            if stopped_early(run, results, selected, records):  # start nothing more
+                print(f"campaign: {run.name} was stopped; the command resumes it", flush=True)
+                return pending(selected, records)
     left = pending(selected, records)
     in_runs = set().union(*(run_keys(run) for run in runs(storage))) if runs(storage) else set()
     fresh = [t for t in left if t.key not in in_runs]  # others: errored beyond retries
@@ -149,5 +164,8 @@ def run_campaign(
             callbacks=[RecordWriter(records, tiers), *callbacks],
             varied=campaign.varied,
         )
-        record_finished(tuner.fit(), records, campaign)
+        results = tuner.fit()
+        record_finished(results, records, campaign)
+        if stopped_early(storage / name, results, selected, records):
+            print(f"campaign: {name} was stopped; the command resumes it", flush=True)
     return pending(selected, records)

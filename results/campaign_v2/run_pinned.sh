@@ -4,7 +4,8 @@
 #   results/campaign_v2/run_pinned.sh [--tiers T1] [more rbrl_ray.campaign options]
 # By default tier T1 only. Not T1,T2: after a SIGINT stops the resumed T1 run, the
 # (pinned) runner goes on to start the next tier's trials in a new run instead of
-# exiting; start T2 with --tiers T2 once every T1 trial is recorded.
+# exiting (fixed on main since; the pinned commit keeps it); start T2 with --tiers T2
+# once every T1 trial is recorded.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 if [ $# -eq 0 ]; then set -- --tiers T1; fi
