@@ -28,8 +28,8 @@ def test_each_new_record_is_committed_alone_with_what_it_measured(tmp_path):
     _git(repo, "add", "scripts")
     _git(repo, "commit", "-q", "-m", "start")
     ppo, ours = (
-        sorted(V2.glob("cartpole-balance_ppo_s0_*"))[0],
-        sorted(V2.glob("cartpole-balance_ours_c3_s0_*"))[0],
+        sorted(V2.glob("cartpole-balance_ppo_s1_*"))[0],
+        sorted(V2.glob("cartpole-balance_ours_c3_s1_*"))[0],
     )
     shutil.copy(ppo, trials)
     shutil.copy(ours, trials)
@@ -46,7 +46,7 @@ def test_each_new_record_is_committed_alone_with_what_it_measured(tmp_path):
         spec = data["spec"]
         classes = "" if spec["classes"] is None else f", {spec['classes']} classes"
         expected.append(
-            f"camp record {n}: cartpole-balance {spec['method']}{classes}, seed 0: final "
+            f"camp record {n}: cartpole-balance {spec['method']}{classes}, seed 1: final "
             f"evaluation {last['evaluation/env_runners/episode_return_mean']:.1f} at "
             "1,008,000 steps (pinned commit)"
         )
