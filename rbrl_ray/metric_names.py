@@ -28,7 +28,7 @@ NUM_RATINGS = "rating/num_ratings"
 CLASS_HISTOGRAM = "rating/class_histogram"
 POOL_SIZE = "rating/pool_size"
 SEGMENTS_RECEIVED = "rating/segments_received"
-#: Ratings taken over from the trial's earlier run at a restore instead of asked again.
+#: Ratings of the trial's earlier run used after a restore instead of asked again.
 RATINGS_REUSED = "rating/ratings_reused"
 #: Times the trial replaced its dead rating service (counted in the driver).
 SERVICE_RESTARTS = "rating/service_restarts"

@@ -208,7 +208,11 @@ def markdown(record: dict[str, Any]) -> str:
         "",
         f"rating range [q{record['quantile']:g}, q{1 - record['quantile']:g}] = "
         f"[{low:.2f}, {high:.2f}]"
-        + (" (of the returns above the floor: a sparse reward)" if record.get("above_floor") else ""),
+        + (
+            " (of the returns above the floor: a sparse reward)"
+            if record.get("above_floor")
+            else ""
+        ),
         "",
         "| classes | share of each class (low to high) |",
         "|---:|---|",

@@ -202,7 +202,7 @@ def load_resume(args: argparse.Namespace) -> tuple[ExperimentSpec, Path]:
     else:  # killed before its first checkpoint: the policy starts over, the ratings stay
         print(
             f"{PROG}: note: {out} has no checkpoint yet; training starts over from "
-            f"{SPEC_FILE} and takes over the ratings in {out / 'ratings'}",
+            f"{SPEC_FILE} and uses again the ratings in {out / 'ratings'}",
             file=sys.stderr,
         )
     if args.timesteps is not None:

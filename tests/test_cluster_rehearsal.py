@@ -5,7 +5,7 @@ server, the sweep submitted with `ray job submit`.
 Synthetic rater: once its trial has queries in the bucket, the worker node running
 it is killed (its raylet and every worker process under it) and the trial's working
 folder deleted, as a lost disk; the trial restarts on the other worker from its
-checkpoint in the bucket, takes over every rating the bucket holds and finishes:
+checkpoint in the bucket, reuses every rating the bucket holds and finishes:
 0 lost, 0 asked twice (tests/test_faults.py's counts).
 
 A person (scripted, on the rating page): the node hosting the rating desk is killed

@@ -1,6 +1,6 @@
 """RatingService as a plain object: blocking and background fits publish the same model,
 a background fit is published one advance later, a checkpoint taken while it runs
-keeps it, and a restore takes over the ratings stored after its state."""
+keeps it, and a restore uses the ratings stored after its state as their queries fall due."""
 
 import numpy as np
 import pytest
@@ -124,31 +124,42 @@ def _takeover_spec() -> dict:
     return spec
 
 
-def test_a_restore_takes_over_the_ratings_stored_after_its_state(tmp_path):
-    first = RatingService(_takeover_spec(), str(tmp_path / "ratings"))
+def test_a_restore_uses_the_ratings_stored_after_its_state_as_their_queries_fall_due(tmp_path):
+    root = str(tmp_path / "ratings")
+    first = RatingService(_takeover_spec(), root)
     first.add_segments(_segments(0))
     first.advance(100)  # queries 0 and 1
     checkpoint = first.get_state()
     first.advance(300)  # queries 2 and 3, after the checkpoint; then the service "dies"
     assert len(first.labels) == 40
 
-    second = RatingService(_takeover_spec(), str(tmp_path / "ratings"))
+    second = RatingService(_takeover_spec(), root)
     assert second.set_state(checkpoint) == 20
-    # the checkpoint's ratings, then the two later queries' in the order they were made
-    assert np.array_equal(second.labels, first.labels)
-    assert np.array_equal(second.queries, [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10)
-    assert second.queries_done == 4 and second.ratings_reused == 20
-    assert second.version == checkpoint["version"] + 1  # refit on all 40
-    assert second.last_fit.ratings == 40
-    # the new lineage: one restored copy of all 40; nothing was asked again
+    # held, not used yet: the schedule and the model are where the checkpoint left them
+    assert len(second.labels) == 20 and second.queries_done == 2
+    assert second.version == checkpoint["version"] and second.ratings_reused == 0
+    # the new lineage: one restored copy of all 40, should this run die too
     (copy,) = second.store.files()
     assert copy.restored and len(copy.labels) == 40
+    # step 200: query 2 is due, and gets the earlier run's answer (no pool, nothing asked)
+    assert second.advance(200)["rating/num_ratings"] == 30 == len(first.labels) - 10
+    assert second.ratings_reused == 10 and second.version == checkpoint["version"] + 1
+
+    # a restore of this run's next checkpoint holds what is still held: query 3's
+    third = RatingService(_takeover_spec(), root)
+    assert third.set_state(second.get_state()) == 10 and list(third.backlog) == [3]
+
+    second.advance(300)
+    assert np.array_equal(second.labels, first.labels)
+    assert np.array_equal(second.queries, [0] * 10 + [1] * 10 + [2] * 10 + [3] * 10)
+    assert second.last_fit.ratings == 40 and second.ratings_reused == 20
+    assert len(second.store.files()) == 1  # nothing was asked again
     second.add_segments(_segments(1))
     second.advance(400)
     assert len(second.labels) == 50 and second.store.files()[-1].queries.tolist() == [4] * 10
 
 
-def test_a_fresh_restore_takes_over_everything_and_duplicates_count_as_ratings(tmp_path):
+def test_a_fresh_restore_holds_everything_and_duplicates_count_as_ratings(tmp_path):
     store = tmp_path / "ratings"
     first = RatingService(_takeover_spec(), str(store))
     twice = _segments(0, count=10)
@@ -157,19 +168,22 @@ def test_a_fresh_restore_takes_over_everything_and_duplicates_count_as_ratings(t
     assert len(first.labels) == 20
     second = RatingService(_takeover_spec(), str(store))
     assert second.set_state(None) == 20  # a multiset: both copies are ratings
-    assert second.queries_done == 2
+    assert second.queries_done == 0 and sorted(second.backlog) == [0, 1]
+    assert second.advance(0)["rating/num_ratings"] == 10  # query 0 only, as scheduled
+    second.advance(100)
+    assert np.array_equal(second.labels, first.labels) and second.ratings_reused == 20
     third = RatingService(_takeover_spec(), str(store))
     assert third.set_state(second.get_state()) == 0  # nothing beyond the state
 
 
-def test_unrestored_counts_stores_without_query_indices_by_per_query(tmp_path):
+def test_stores_without_query_indices_count_per_query_ratings_a_query(tmp_path):
     store = RatedStore(tmp_path / "old")
     for seed in range(3):  # as written before query indices existed
         store.append(_segments(seed, count=10), np.zeros(10, np.int64))
     found = unrestored(store.root, [], OBS_DIM, ACT_DIM)
     assert len(found) == 30 and set(found.queries.tolist()) == {UNKNOWN_QUERY}
-    assert found.queries_done_after(0, per_query=10) == 3
-    assert found.queries_done_after(5, per_query=20) == 7
+    assert {q: len(r) for q, r in found.by_query(0, per_query=10).items()} == {0: 10, 1: 10, 2: 10}
+    assert {q: len(r) for q, r in found.by_query(5, per_query=20).items()} == {5: 20, 6: 10}
 
 
 def test_a_stored_spec_without_first_fit_blocks_runs_as_it_was_stored(tmp_path):

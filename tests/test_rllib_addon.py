@@ -168,6 +168,29 @@ def test_checkpoint_round_trip_keeps_ratings_and_weights_bit_for_bit(ray_local, 
         restored.stop()
 
 
+def test_a_trial_rewound_to_a_checkpoint_gets_its_later_ratings_on_schedule(ray_local, tmp_path):
+    """An attempt after a kill restores an earlier checkpoint: the ratings the killed
+    attempt made after it are used as their queries fall due, never asked again (taken
+    all at once they put ratings iterations ahead of the schedule: the records in
+    results/campaign_v2/superseded)."""
+    spec = tiny_spec("ours", total=100)
+    algo = build(spec, tmp_path)
+    try:
+        algo.train()  # queries 0 and 1: 20 ratings
+        path = algo.save_to_path(str(tmp_path / "checkpoint"))
+        killed = [algo.train()["rating/num_ratings"] for _ in range(2)]  # queries 2, 3
+    finally:
+        algo.stop()
+    assert killed == [30, 40]
+    restored = RatingPPO.from_checkpoint(path)
+    try:
+        again = [restored.train() for _ in range(3)]
+    finally:
+        restored.stop()
+    assert [r["rating/num_ratings"] for r in again] == [30, 40, 50]  # the schedule's
+    assert [r.get("rating/ratings_reused", 0) for r in again] == [10, 20, 20]
+
+
 def test_reward_methods_are_the_five_and_ppo_has_no_service(ray_local, tmp_path):
     assert set(REWARD_METHODS) == set(ALL_METHODS) - {"ppo"}
     algo = build(tiny_spec("ppo"), tmp_path)

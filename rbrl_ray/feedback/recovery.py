@@ -1,10 +1,13 @@
-"""Ratings a restored rating service takes over instead of asking for them again.
+"""Ratings a restored rating service reuses rather than asking for them again.
 
 A rating service restored from a checkpoint (after its own death, a failed trial,
 a resume) starts from the checkpoint's ratings. Whatever its previous run rated
 after that checkpoint is on disk in the trial's newest lineage (the store is the
-source of truth for ratings): `unrestored` finds those ratings, by segment id,
-so the restored service adds them to its own instead of asking for them again.
+source of truth for ratings): `unrestored` finds those ratings, by segment id, and
+`by_query` sorts them by the schedule query that asked for each, so the restored
+service uses them when its schedule reaches that query instead of asking again.
+Not at once: a model fit to them iterations early would train the policy on a
+reward the schedule had not yet earned (campaign v2's superseded records).
 """
 
 from __future__ import annotations
@@ -32,14 +35,25 @@ class Unrestored:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def queries_done_after(self, queries_done: int, per_query: int) -> int:
-        """The schedule position once these ratings are counted: past the last query
-        that asked for one (stores from before query indices: one query per
-        `per_query` ratings)."""
-        known = self.queries[self.queries != UNKNOWN_QUERY]
-        position = max(queries_done, int(known.max()) + 1) if len(known) else queries_done
-        unknown = int((self.queries == UNKNOWN_QUERY).sum())
-        return position + -(-unknown // per_query)
+    def take(self, index: np.ndarray) -> Unrestored:
+        notes = {name: values[index] for name, values in self.annotations.items()}
+        return Unrestored(
+            self.segments.take(index), self.labels[index], self.queries[index], notes, self.source
+        )
+
+    def by_query(self, queries_done: int, per_query: int) -> dict[int, Unrestored]:
+        """These ratings by the schedule query that asked for them, with an entry for
+        every query from `queries_done` to the last one that asked (empty where a query
+        got no answer: the previous run moved past it). Ratings from stores without
+        query indices count as `per_query` a query, after the known ones."""
+        at = np.maximum(self.queries, queries_done)
+        unknown = self.queries == UNKNOWN_QUERY
+        known = self.queries[~unknown]
+        start = max(queries_done, int(known.max()) + 1) if len(known) else queries_done
+        at[unknown] = start + np.arange(int(unknown.sum())) // per_query
+        if not len(at):
+            return {}
+        return {q: self.take(np.flatnonzero(at == q)) for q in range(queries_done, at.max() + 1)}
 
 
 def unrestored(lineage: Path | None, restored: list[str], obs_dim: int, act_dim: int) -> Unrestored:

@@ -16,7 +16,7 @@ even when node-local folders are synced to shared storage.
 Each file says where its ratings came from: `query`, per rating, the index of the
 schedule query that asked for it (-1 where unknown: stores written before this
 field), and `restored`, whether the file is a copy a restore wrote (the restored
-ratings plus those it took over from the previous lineage) rather than the answer
+ratings plus those it holds from the previous lineage) rather than the answer
 to a query. Counting only non-restored files therefore counts each rating once.
 """
 

@@ -14,9 +14,11 @@ reproducible, and the fit's time hides behind an iteration whenever the service
 has a CPU of its own.
 
 A restore (`set_state`: a checkpoint, or None for the trial's start when a service
-that died before any checkpoint is replaced) also takes over every rating the
-trial's previous run stored after that state (feedback/recovery.py), moves the
-schedule past the queries that made them, and refits: no rating is asked twice.
+that died before any checkpoint is replaced) also holds every rating the trial's
+previous run stored after that state (feedback/recovery.py), and uses each when the
+schedule reaches the query that asked for it, in place of asking: no rating is asked
+twice, and the reward model sees ratings as the schedule grants them (taking them at
+once fit models to ratings iterations early: campaign v2's superseded records).
 """
 
 from __future__ import annotations
@@ -82,6 +84,8 @@ class RatingService:
         self.last_fit: FitReport | None = None
         self.segments_received = 0
         self.ratings_reused = 0  # taken over from earlier runs at restores
+        # per query index: the ratings an earlier run got for it, used when it is due
+        self.backlog: dict[int, Unrestored] = {}
         self.published = self._model_snapshot()  # the weights learners get
         self._fit_thread: threading.Thread | None = None
         self._pending: FitReport | None = None  # a finished fit, not yet published
@@ -115,9 +119,13 @@ class RatingService:
             self.queries_done < schedule.queries
             and len(self.labels) < schedule.total
             and env_steps >= schedule.query_step(self.queries_done)
-            and self.pool_size() > 0
         ):
-            self._query(min(schedule.per_query, schedule.total - len(self.labels)))
+            if self.queries_done in self.backlog:  # an earlier run's answer to it
+                self._reuse(self.backlog.pop(self.queries_done))
+            elif self.pool_size() > 0:
+                self._query(min(schedule.per_query, schedule.total - len(self.labels)))
+            else:
+                break
             self.queries_done += 1
         if len(self.labels) > rated_before:
             self._refit()
@@ -259,39 +267,41 @@ class RatingService:
         }
 
     def set_state(self, state: dict[str, Any] | None) -> int:
-        """Restore `state` (None: the trial's start), take over the ratings the trial's
-        newest lineage holds beyond it, and start a new lineage with all of them;
-        refit if any was taken over. Returns how many were."""
+        """Restore `state` (None: the trial's start), hold the ratings the trial's
+        newest lineage has beyond it for the queries that asked for them, and start a
+        new lineage with all of them. Returns how many are held."""
         self._wait_for_fit()  # no thread may train the model being replaced
         previous = lineages(self.ratings_root)  # before this run writes its own
         if state is not None:
             self._load_state(state)
         found = unrestored(previous[-1] if previous else None, segment_ids(self.rated), *self.dims)
-        self._take_over(found)
-        # A new lineage holding exactly the restored ratings; the old one stays as it is.
+        self.backlog = found.by_query(self.queries_done, self.spec.schedule.per_query)
+        if len(found):
+            print(
+                f"rating service: holds {len(found)} ratings from {found.source} (made after "
+                f"the restored state, for queries {min(self.backlog)}-{max(self.backlog)}); "
+                "each is used when the schedule reaches its query",
+                flush=True,
+            )
+        # A new lineage: the restored ratings, then the held ones (the store stays the
+        # whole record, should this run die too); the old one stays as it is.
         self.session = uuid.uuid4().hex
         self.store = new_lineage(self.ratings_root, self.session[:8], self.mirror)
-        if len(self.labels):
-            self.store.append(
-                self.rated, self.labels, self.annotations, queries=self.queries, restored=True
-            )
-        if len(found):
-            self._refit()
+        if len(self.labels) or len(found):
+            segments = Segments.concat([self.rated, found.segments])
+            labels = np.concatenate([self.labels, found.labels])
+            queries = np.concatenate([self.queries, found.queries])
+            notes = _joined_annotations(self.annotations, len(self.labels), found)
+            self.store.append(segments, labels, notes, queries=queries, restored=True)
         return len(found)
 
-    def _take_over(self, found: Unrestored) -> None:
-        if not len(found):
-            return
-        self.queries_done = found.queries_done_after(
-            self.queries_done, self.spec.schedule.per_query
-        )
-        self._add_ratings(found.segments, found.labels, found.queries, found.annotations or None)
-        self.ratings_reused += len(found)
-        print(
-            f"rating service: took over {len(found)} ratings from {found.source} "
-            f"(made after the restored state); schedule at query {self.queries_done}",
-            flush=True,
-        )
+    def _reuse(self, found: Unrestored) -> None:
+        """An earlier run's answer to the query now due, in place of asking again."""
+        if len(found):
+            self._add_ratings(
+                found.segments, found.labels, found.queries, found.annotations or None
+            )
+            self.ratings_reused += len(found)
 
     def _load_state(self, state: dict[str, Any]) -> None:
         r = state["ratings"]
@@ -332,6 +342,17 @@ class RatingService:
     def process_id(self) -> int:
         """The actor's OS process (what an operator, or a fault test, would kill)."""
         return os.getpid()
+
+
+def _joined_annotations(
+    held: dict[str, np.ndarray] | None, count: int, found: Unrestored
+) -> dict[str, np.ndarray] | None:
+    """A person's notes of `count` held ratings followed by `found`'s (None: none)."""
+    if not held and not found.annotations:
+        return None
+    old = held or _blank_annotations(count)
+    new = found.annotations or _blank_annotations(len(found))
+    return {k: np.concatenate([old[k], new[k]]) for k in ANNOTATION_FIELDS}
 
 
 def _blank_annotations(count: int) -> dict[str, np.ndarray]:

@@ -4,8 +4,9 @@ Every call the trial's driver makes goes through `ServiceKeeper.call`. When the
 actor has died (killed, out of memory, its node lost), the keeper starts a new
 one and restores it from the service state of the trial's last checkpoint (the
 state `get_state` last returned; the trial's start when there is none yet). The
-new service takes over every rating its predecessor stored after that state and
-refits (service.py, `set_state`), so nothing rated is lost or asked again. Then
+new service holds every rating its predecessor stored after that state and uses
+each when the schedule reaches its query (service.py, `set_state`), so nothing rated
+is lost or asked again. Then
 the keeper hands the new actor to the learners and EnvRunners and repeats the
 call. The policy is untouched: it lives in the learner, not in the service.
 
@@ -90,8 +91,8 @@ class ServiceKeeper:
         self.actor = self._start()
         self.restarts = 0
         self.last_state: dict[str, Any] | None = None  # the last checkpoint's service state
-        # ratings of an earlier attempt of this trial, to take over unless a checkpoint
-        # is restored first (which takes them over itself)
+        # ratings of an earlier attempt of this trial, to use again unless a checkpoint
+        # is restored first (which holds them itself)
         self.earlier_attempt = bool(lineages(root))
         on_new_actor(self.actor)
 
@@ -100,7 +101,10 @@ class ServiceKeeper:
         if self.earlier_attempt:
             self.earlier_attempt = False
             reused = self.call("set_state", None)
-            logger.warning("took over %d ratings an earlier attempt of this trial stored", reused)
+            logger.warning(
+                "holds %d ratings an earlier attempt of this trial stored, for their queries",
+                reused,
+            )
         try:
             return ray.get(getattr(self.actor, method).remote(*args))
         except RayActorError as err:
@@ -132,7 +136,7 @@ class ServiceKeeper:
         self.restarts += 1
         logger.warning(
             "rating service died (%s); replaced it (restart %d), restored from the %s and "
-            "took over %d ratings stored after it",
+            "holds %d ratings stored after it, for their queries",
             type(cause).__name__,
             self.restarts,
             "last checkpoint" if self.last_state is not None else "trial's start",
