@@ -5,7 +5,9 @@ format 1 recorded none of these, and the page says so)."""
 from __future__ import annotations
 
 from collections import Counter
+from pathlib import Path
 
+from rbrl_ray.report.schedule_check import schedule_lines
 from rbrl_ray.report.trials import Trial
 
 
@@ -41,8 +43,9 @@ def _commit(t: Trial) -> str:
     return f"`{source['commit'][:10]}` ({source.get('from')}{dirty})"
 
 
-def provenance_lines(trials: list[Trial]) -> list[str]:
-    """The page's provenance section (empty for Tune folders, which carry no records)."""
+def provenance_lines(trials: list[Trial], folder: Path | None = None) -> list[str]:
+    """The page's provenance section (empty for Tune folders, which carry no records);
+    `folder`: the campaign's, whose superseded records it counts."""
     recorded = [t for t in trials if t.record is not None]
     if not recorded:
         return []
@@ -79,4 +82,4 @@ def provenance_lines(trials: list[Trial]) -> list[str]:
             f"- {old} records of format 1 carry no commit, packages or restarts, and their "
             "`wall_s` is Tune's `time_total_s`, which leaves out the waits for fits."
         )
-    return [*lines, ""]
+    return [*lines, *schedule_lines(recorded, folder), ""]

@@ -288,7 +288,7 @@ def results_markdown(
         "'can match' that rests on such cells alone says so.",
         "",
         *normalisation_lines(finished),
-        *provenance_lines(trials),
+        *provenance_lines(trials, source),
         *settings_lines([t.spec for t in finished]),
         "## The paper's claims",
         "",
