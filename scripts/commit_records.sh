@@ -21,6 +21,7 @@ for record in $(git ls-files --others --exclude-standard "$records/trials"); do
     message="$("$python" - "$record" "$name" "$n" <<'PY'
 import json
 import sys
+from pathlib import Path
 
 path, name, n = sys.argv[1:]
 record = json.load(open(path))
@@ -29,8 +30,14 @@ evaluation = last["evaluation/env_runners/episode_return_mean"]
 steps = int(last["env_runners/num_env_steps_sampled_lifetime"])
 classes = "" if spec["classes"] is None else f", {spec['classes']} classes"
 pinned = " (pinned commit)" if (record.get("source") or {}).get("from") == "git archive" else ""
+rerun = ""
+superseded = Path(path).parent.parent / "superseded" / Path(path).name
+if superseded.exists():  # a record moved aside and run again: say so, and what it said
+    old = json.load(open(superseded))["iterations"][-1]
+    rerun = (f"; rerun of the superseded record (which ended at "
+             f"{old['evaluation/env_runners/episode_return_mean']:.1f})")
 print(f"{name} record {n}: {spec['env']} {spec['method']}{classes}, seed {spec['seed']}: "
-      f"final evaluation {evaluation:.1f} at {steps:,} steps{pinned}")
+      f"final evaluation {evaluation:.1f} at {steps:,} steps{pinned}{rerun}")
 PY
 )"
     git add -- "$record"

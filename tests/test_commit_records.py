@@ -62,3 +62,29 @@ def test_a_folder_without_trials_is_one_line_exit_2(tmp_path):
                          capture_output=True, text=True)  # fmt: skip
     assert run.returncode == 2
     assert "results/nope" in run.stderr and len(run.stderr.strip().splitlines()) == 1
+
+
+def test_a_rerun_of_a_superseded_record_says_so_and_what_the_first_run_ended_at(tmp_path):
+    repo = tmp_path / "repo"
+    (repo / "scripts").mkdir(parents=True)
+    shutil.copy(REPO / "scripts" / "commit_records.sh", repo / "scripts")
+    camp = repo / "results" / "camp"
+    (camp / "trials").mkdir(parents=True)
+    (camp / "superseded").mkdir()
+    record = sorted(V2.glob("cartpole-balance_ours_c3_s1_*"))[0]
+    first = json.loads(record.read_text())
+    first["iterations"][-1]["evaluation/env_runners/episode_return_mean"] = 123.45
+    (camp / "superseded" / record.name).write_text(json.dumps(first))
+    _git(repo, "init", "-q")
+    _git(repo, "config", "user.email", "t@example.org")
+    _git(repo, "config", "user.name", "t")
+    _git(repo, "add", ".")
+    _git(repo, "commit", "-q", "-m", "start")
+    shutil.copy(record, camp / "trials")
+
+    subprocess.run(["bash", "scripts/commit_records.sh", "results/camp"], cwd=repo, check=True,
+                   env={"PATH": "/usr/bin:/bin", "PYTHON": sys.executable})  # fmt: skip
+
+    (subject,) = _git(repo, "log", "--format=%s", "-1").splitlines()
+    assert subject.startswith("camp record 1: cartpole-balance ours, 3 classes, seed 1: final")
+    assert subject.endswith("; rerun of the superseded record (which ended at 123.5)")
