@@ -92,7 +92,8 @@ def stopped_early(run: Path, results: Any, selected: list[CampaignTrial], record
     Tune stopped on a SIGINT (or SIGUSR1), saved its state and returned as if done. The
     records decide, not Tune's statuses: its clean-up marks a trial it stopped
     TERMINATED, and the trials its search had yet to create are not in `results`."""
-    failed = {trial_key(trial_spec(r.config)) for r in results if r.error is not None}
+    # only failed trials' configs are read: a trial the stop left unstarted has none
+    failed = {trial_key(trial_spec(r.config)) for r in results if r.error is not None and r.config}
     left = {t.key for t in pending(selected, records)} & run_keys(run)
     return bool(left - failed)
 
