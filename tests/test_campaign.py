@@ -116,6 +116,11 @@ def test_interrupted_campaign_resumes_and_never_reruns_a_recorded_trial(tmp_path
         assert record["trials_beside"] == 0  # --max-concurrent 1, then one trial left
         assert record["restarts"]["rating_service"] == []
         assert all(0 < i < 3 for i in record["restarts"]["tune"])  # a kill: from a checkpoint
+        # the start log holds every start, the resumed runs' included
+        starts = record["restarts"]["starts"]
+        assert starts[0] == 0 and set(record["restarts"]["tune"]) <= set(starts[1:])
+        if path.read_bytes() == first_bytes:  # it ran once, from start to end
+            assert starts == [0]
         # Tune's timestamps are whole seconds: wall time is good to a second per run
         runs = 1 + len(record["restarts"]["tune"])
         assert record["wall_s"] + runs >= record["tune_time_total_s"] > 0

@@ -93,9 +93,11 @@ def compact_record(
     tiers: list[str],
     written: list[dict[str, Any]],
     beside: int | None = None,
+    starts: list[int] | None = None,
 ) -> dict[str, Any]:
-    """The record of a trial from every row its result.json holds (`written`), and the
-    most trials that ran beside it (None: not known)."""
+    """The record of a trial from every row its result.json holds (`written`), the
+    most trials that ran beside it and the iteration each of its starts went on from
+    (None: not known)."""
     rows = one_per_iteration(written)
     last = rows[-1] if rows else {}
     made = provenance()
@@ -108,7 +110,12 @@ def compact_record(
         "rating_histogram": last.get(m.CLASS_HISTOGRAM),
         "wall_s": strict(wall_seconds(written)),
         "tune_time_total_s": strict(last.get("time_total_s")),
-        "restarts": {"tune": tune_restores(written), "rating_service": service_restarts(rows)},
+        "restarts": {
+            "tune": tune_restores(written),
+            "rating_service": service_restarts(rows),
+            # every start, also those that died before reporting (result.json has no row)
+            **({"starts": starts} if starts is not None else {}),
+        },
         "trials_beside": beside,
         "adam": spec.ppo.adam,
         "sampler": spec.ppo.sampler,

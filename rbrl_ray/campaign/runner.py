@@ -11,6 +11,7 @@ from ray.tune import Callback
 from rbrl_ray import metric_names as m
 from rbrl_ray.campaign.config import Campaign, CampaignTrial, trial_key
 from rbrl_ray.campaign.records import compact_record, pending, record_path
+from rbrl_ray.campaign.starts import log_start, logged_starts
 from rbrl_ray.jsonio import read_json, write_json
 from rbrl_ray.sweep.tune_logging import trial_spec
 from rbrl_ray.trial_results import all_result_rows, one_per_iteration
@@ -37,7 +38,7 @@ def write_record(
     if not steps or steps < spec.timesteps:
         return False
     key = trial_key(spec)
-    record = compact_record(key, spec, tiers, written, beside)
+    record = compact_record(key, spec, tiers, written, beside, logged_starts(trial_dir))
     write_json(record_path(records, key), record, indent=1)
     print(f"campaign: recorded {key} ({steps:,} steps) in {record_path(records, key)}", flush=True)
     return True
@@ -50,6 +51,13 @@ class RecordWriter(Callback):
     def __init__(self, records: Path, tiers: dict[str, list[str]]) -> None:
         self.records, self.tiers = records, tiers
         self.beside: dict[str, int] = {}  # key -> most trials seen running beside it
+
+    def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
+        # Tune calls this for every start of the trial's actor, before it restores the
+        # checkpoint it names (none: the trial starts from scratch)
+        checkpoint = trial.latest_checkpoint_result
+        went_on_from = int(checkpoint.metrics.get(m.ITERATION, 0)) if checkpoint else 0
+        log_start(Path(trial.local_path), went_on_from)
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any

@@ -76,6 +76,7 @@ def provenance_lines(trials: list[Trial], folder: Path | None = None) -> list[st
             + ", ".join(f"{k} ({n} records)" for k, n in sorted(beside.items(), key=str))
             + ". Wall time (`wall_s`) includes the waits for reward-model fits."
         )
+        lines.extend(scratch_line(formatted))
     old = len(recorded) - len(formatted)
     if old:
         lines.append(
@@ -83,3 +84,18 @@ def provenance_lines(trials: list[Trial], folder: Path | None = None) -> list[st
             "`wall_s` is Tune's `time_total_s`, which leaves out the waits for fits."
         )
     return [*lines, *schedule_lines(recorded, folder), ""]
+
+
+def scratch_line(records: list[Trial]) -> list[str]:
+    """How many trials Tune started over from scratch, among the records that log every
+    start (result.json has no row of an attempt that died before it reported); nothing
+    where none do."""
+    logged = [t.record["restarts"]["starts"] for t in records if "starts" in t.record["restarts"]]
+    if not logged:
+        return []
+    over = sum(0 in starts[1:] for starts in logged)
+    return [
+        f"- Of {len(logged)} records that log every start: {over} started over from scratch "
+        "(Tune retried the trial before its first checkpoint; the record's "
+        "`restarts.starts` lists the iteration each start went on from)."
+    ]

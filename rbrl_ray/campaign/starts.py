@@ -1,0 +1,45 @@
+"""Every start of a campaign trial, logged in its Tune folder as it happens.
+
+result.json shows a restart only where the new attempt reported: each attempt's rows
+begin again at `iterations_since_restore` 1. An attempt that died before its first
+result (its actor lost while it set up) leaves no row, and the rows do not say when
+each attempt began. The campaign's Tune callback therefore appends one line per start
+here, with the iteration it goes on from and the time; the trial's record lists them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+STARTS_FILE = "campaign_starts.jsonl"
+
+
+def log_start(trial_dir: Path, from_iteration: int) -> None:
+    """Note that Tune started the trial, going on from `from_iteration` (0: from scratch)."""
+    trial_dir.mkdir(parents=True, exist_ok=True)
+    line = {
+        "from_iteration": from_iteration,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    path = trial_dir / STARTS_FILE
+    cut = path.exists() and not path.read_bytes().endswith(b"\n")  # a kill mid-write
+    with open(path, "a") as out:
+        out.write(("\n" if cut else "") + json.dumps(line) + "\n")
+
+
+def logged_starts(trial_dir: Path) -> list[int] | None:
+    """The iteration each start went on from, in order; None where no start was logged
+    (a trial from before the log, or one not run by a campaign). A line cut short by a
+    kill mid-write is skipped: the start it notes is also the one that died."""
+    path = trial_dir / STARTS_FILE
+    if not path.exists():
+        return None
+    starts = []
+    for text in path.read_text().splitlines():
+        try:
+            starts.append(int(json.loads(text)["from_iteration"]))
+        except (ValueError, KeyError, TypeError):
+            continue
+    return starts
