@@ -29,8 +29,11 @@ def write_record(
     config: dict[str, Any],
     tiers: list[str],
     beside: int | None = None,
+    stored_dir: Path | None = None,
 ) -> bool:
-    """The record of the Tune trial in `trial_dir`, if it reached its spec's budget."""
+    """The record of the Tune trial in `trial_dir`, if it reached its spec's budget.
+    `stored_dir`: the trial's folder in storage, where its start log is, where
+    `trial_dir` is Tune's staging copy on the driver (default: the same folder)."""
     spec = trial_spec(config)
     written = all_result_rows(trial_dir)
     rows = one_per_iteration(written)
@@ -38,7 +41,8 @@ def write_record(
     if not steps or steps < spec.timesteps:
         return False
     key = trial_key(spec)
-    record = compact_record(key, spec, tiers, written, beside, logged_starts(trial_dir))
+    starts = logged_starts(stored_dir or trial_dir)
+    record = compact_record(key, spec, tiers, written, beside, starts)
     write_json(record_path(records, key), record, indent=1)
     print(f"campaign: recorded {key} ({steps:,} steps) in {record_path(records, key)}", flush=True)
     return True
@@ -54,10 +58,12 @@ class RecordWriter(Callback):
 
     def on_trial_start(self, iteration: int, trials: list, trial: Any, **info: Any) -> None:
         # Tune calls this for every start of the trial's actor, before it restores the
-        # checkpoint it names (none: the trial starts from scratch)
+        # checkpoint it names (none: the trial starts from scratch). The log goes to the
+        # trial's folder in storage (a campaign's storage is local), not to the driver's
+        # staging folder, which Tune makes anew in each session
         checkpoint = trial.latest_checkpoint_result
         went_on_from = int(checkpoint.metrics.get(m.ITERATION, 0)) if checkpoint else 0
-        log_start(Path(trial.local_path), went_on_from)
+        log_start(Path(trial.path), went_on_from)
 
     def on_trial_result(
         self, iteration: int, trials: list, trial: Any, result: dict, **info: Any
@@ -75,7 +81,8 @@ class RecordWriter(Callback):
             return
         tiers = self.tiers.get(key, [])
         beside = getattr(self, "beside", {}).get(key)  # runs pickled before it: unknown
-        write_record(self.records, Path(trial.local_path), trial.config, tiers, beside)
+        staged, stored = Path(trial.local_path), Path(trial.path)
+        write_record(self.records, staged, trial.config, tiers, beside, stored)
 
 
 def runs(storage: Path) -> list[Path]:

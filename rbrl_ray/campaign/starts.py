@@ -1,10 +1,11 @@
-"""Every start of a campaign trial, logged in its Tune folder as it happens.
+"""Every start of a campaign trial, logged in its folder in storage as it happens.
 
-result.json shows a restart only where the new attempt reported: each attempt's rows
-begin again at `iterations_since_restore` 1. An attempt that died before its first
-result (its actor lost while it set up) leaves no row, and the rows do not say when
-each attempt began. The campaign's Tune callback therefore appends one line per start
-here, with the iteration it goes on from and the time; the trial's record lists them.
+result.json shows a restart where the new attempt reported (its rows begin again at
+`iterations_since_restore` 1), but an attempt that died before its first result (its
+actor lost while it set up) leaves no row, and no row says when an attempt began. One
+v2 record (superseded/, cartpole `ours` s2) shows a start from scratch its rows do not.
+So the campaign's Tune callback appends one line per start here, with the iteration it
+goes on from and the time, and the trial's record lists them.
 """
 
 from __future__ import annotations
