@@ -21,7 +21,8 @@ def test_the_start_log_keeps_order_and_skips_a_line_a_kill_cut_short(tmp_path):
     with open(tmp_path / "trial" / STARTS_FILE, "a") as out:
         out.write('{"from_iteration": 7, "at"')  # killed mid-write
     log_start(tmp_path / "trial", 0)
-    assert logged_starts(tmp_path / "trial") == [0, 4, 0]
+    log_start(tmp_path / "trial", None)  # a checkpoint whose iteration Tune did not keep
+    assert logged_starts(tmp_path / "trial") == [0, 4, 0, None]
 
 
 class KillTheFirstAttempt(Callback):

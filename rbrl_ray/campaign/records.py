@@ -93,7 +93,7 @@ def compact_record(
     tiers: list[str],
     written: list[dict[str, Any]],
     beside: int | None = None,
-    starts: list[int] | None = None,
+    starts: list[int | None] | None = None,
 ) -> dict[str, Any]:
     """The record of a trial from every row its result.json holds (`written`), the
     most trials that ran beside it and the iteration each of its starts went on from

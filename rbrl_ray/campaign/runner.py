@@ -62,7 +62,8 @@ class RecordWriter(Callback):
         # trial's folder in storage (a campaign's storage is local), not to the driver's
         # staging folder, which Tune makes anew in each session
         checkpoint = trial.latest_checkpoint_result
-        went_on_from = int(checkpoint.metrics.get(m.ITERATION, 0)) if checkpoint else 0
+        # (a checkpoint whose metrics Tune did not keep: its iteration is not known)
+        went_on_from = checkpoint.metrics.get(m.ITERATION) if checkpoint else 0
         log_start(Path(trial.path), went_on_from)
 
     def on_trial_result(

@@ -17,8 +17,9 @@ from pathlib import Path
 STARTS_FILE = "campaign_starts.jsonl"
 
 
-def log_start(trial_dir: Path, from_iteration: int) -> None:
-    """Note that Tune started the trial, going on from `from_iteration` (0: from scratch)."""
+def log_start(trial_dir: Path, from_iteration: int | None) -> None:
+    """Note that Tune started the trial, going on from `from_iteration` (0: from scratch;
+    None: from a checkpoint of unknown iteration)."""
     trial_dir.mkdir(parents=True, exist_ok=True)
     line = {
         "from_iteration": from_iteration,
@@ -30,7 +31,7 @@ def log_start(trial_dir: Path, from_iteration: int) -> None:
         out.write(("\n" if cut else "") + json.dumps(line) + "\n")
 
 
-def logged_starts(trial_dir: Path) -> list[int] | None:
+def logged_starts(trial_dir: Path) -> list[int | None] | None:
     """The iteration each start went on from, in order; None where no start was logged
     (a trial from before the log, or one not run by a campaign). A line cut short by a
     kill mid-write is skipped: the start it notes is also the one that died."""
@@ -40,7 +41,8 @@ def logged_starts(trial_dir: Path) -> list[int] | None:
     starts = []
     for text in path.read_text().splitlines():
         try:
-            starts.append(int(json.loads(text)["from_iteration"]))
+            went_on_from = json.loads(text)["from_iteration"]
+            starts.append(None if went_on_from is None else int(went_on_from))
         except (ValueError, KeyError, TypeError):
             continue
     return starts
