@@ -139,6 +139,7 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
     counts = sorted({t.spec.classes for t in mine if t.spec.classes is not None}) or [None]
     fig, axes = _panels(len(counts))
     for ax, classes in zip(axes, counts, strict=False):
+        evaluated = False
         for method in METHOD_IDS:
             group = [
                 t.curve
@@ -149,7 +150,12 @@ def learning_curves(trials: list[Trial], env: str, out: Path) -> None:
                 colour = METHODS[method].colour
                 label = f"{METHODS[method].label} (n={len(group)})"
                 _band(ax, group, "true_return", color=colour, label=label)
-                _band(ax, group, "eval_return", color=colour, linestyle=":", marker=".")
+                evaluated = _band(ax, group, "eval_return", color=colour, linestyle=":",
+                                  marker=".") or evaluated  # fmt: skip
+        if evaluated:  # the line styles, named once (the colours name the methods)
+            ax.plot([], [], color="grey", label="solid: training return")
+            ax.plot([], [], color="grey", linestyle=":", marker=".",
+                    label="dotted, dots: frozen policy's evaluation")  # fmt: skip
         ax.set_title(f"{env}, {classes} classes" if classes else env)
         _over_steps(ax, "true episode return")
     _save(fig, out)
