@@ -34,7 +34,7 @@ def log_start(trial_dir: Path, from_iteration: int | None) -> None:
 def logged_starts(trial_dir: Path) -> list[int | None] | None:
     """The iteration each start went on from, in order; None where no start was logged
     (a trial from before the log, or one not run by a campaign). A line cut short by a
-    kill mid-write is skipped: the start it notes is also the one that died."""
+    kill of the campaign mid-write is skipped (the start it notes ended with that kill)."""
     path = trial_dir / STARTS_FILE
     if not path.exists():
         return None
