@@ -98,6 +98,8 @@ def record_finished(results: Any, records: Path, campaign: Campaign) -> None:
     rating range changed, and its record was moved to pilots/, say) gets none."""
     tiers = {t.key: list(t.tiers) for t in campaign.trials}
     for result in results:
+        if not result.config:  # a trial a Ctrl+C left unstarted: nothing to record
+            continue
         key = trial_key(trial_spec(result.config))
         if key in tiers and not record_path(records, key).exists() and result.path:
             write_record(records, Path(result.path), result.config, tiers[key])
