@@ -92,14 +92,18 @@ def runs(storage: Path) -> list[Path]:
     return sorted(found, key=lambda p: int(p.name.removeprefix(RUN_PREFIX) or 0))
 
 
+def started(results: Any) -> list[Any]:
+    """A fit's results less those of trials it never started: a Ctrl+C can leave a
+    trial unstarted, and its result carries no config."""
+    return [r for r in results if r.config]
+
+
 def record_finished(results: Any, records: Path, campaign: Campaign) -> None:
     """Records of finished trials of a run that have none yet (a kill between a trial's
     end and its record, say). A trial the campaign's YAML no longer asks for (its env's
     rating range changed, and its record was moved to pilots/, say) gets none."""
     tiers = {t.key: list(t.tiers) for t in campaign.trials}
-    for result in results:
-        if not result.config:  # a trial a Ctrl+C left unstarted: nothing to record
-            continue
+    for result in started(results):
         key = trial_key(trial_spec(result.config))
         if key in tiers and not record_path(records, key).exists() and result.path:
             write_record(records, Path(result.path), result.config, tiers[key])
@@ -110,8 +114,7 @@ def stopped_early(run: Path, results: Any, selected: list[CampaignTrial], record
     Tune stopped on a SIGINT (or SIGUSR1), saved its state and returned as if done. The
     records decide, not Tune's statuses: its clean-up marks a trial it stopped
     TERMINATED, and the trials its search had yet to create are not in `results`."""
-    # only failed trials' configs are read: a trial the stop left unstarted has none
-    failed = {trial_key(trial_spec(r.config)) for r in results if r.error is not None and r.config}
+    failed = {trial_key(trial_spec(r.config)) for r in started(results) if r.error is not None}
     left = {t.key for t in pending(selected, records)} & run_keys(run)
     return bool(left - failed)
 
