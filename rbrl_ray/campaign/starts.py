@@ -1,11 +1,13 @@
 """Every start of a campaign trial, logged in its folder in storage as it happens.
 
-result.json shows a restart where the new attempt reported (its rows begin again at
-`iterations_since_restore` 1), but an attempt that died before its first result (its
-actor lost while it set up) leaves no row, and no row says when an attempt began. One
-v2 record (superseded/, cartpole `ours` s2) shows a start from scratch its rows do not.
-So the campaign's Tune callback appends one line per start here, with the iteration it
-goes on from and the time, and the trial's record lists them.
+Within one driver process result.json shows a restart where the new attempt reported
+(its rows begin again at `iterations_since_restore` 1), but an attempt that died before
+its first result (its actor lost while it set up) leaves no row, no row says when an
+attempt began, and a trial a *new* driver restarts from scratch loses the earlier
+attempt's rows altogether (Tune rewrites the file from its per-driver staging folder;
+docs/rllib-2.60-pitfalls.md). So the campaign's Tune callback appends one line per
+start here, in the trial's folder in storage (a file Tune's sync never writes), with the
+iteration it goes on from and the time, and the trial's record lists them.
 """
 
 from __future__ import annotations
