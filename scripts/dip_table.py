@@ -13,7 +13,6 @@ final measure of RESULTS.md (the mean evaluation over the last 20 % of the run).
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 
 import pandas as pd
@@ -27,12 +26,6 @@ MEAN_AT = (160_000, 240_000)
 REACHED = 900.0
 
 
-def at(curve: pd.DataFrame, column: str, step: int) -> float:
-    """The column's value in the first iteration whose samples reach `step`."""
-    rows = curve[curve["steps"] >= step][column].dropna()
-    return float(rows.iloc[0]) if len(rows) else math.nan
-
-
 def first_reaching(curve: pd.DataFrame, column: str) -> str:
     rows = curve[curve[column] >= REACHED]
     return f"{int(rows['steps'].iloc[0]) // 1000}k" if len(rows) else "never"
@@ -42,8 +35,8 @@ def row(trial: Trial) -> str:
     c = trial.curve
     dip = c[(c["steps"] >= DIP[0]) & (c["steps"] <= DIP[1])].dropna(subset=["true_return"])
     low = dip.loc[dip["true_return"].idxmin()]
-    spread = " / ".join(f"{at(c, 'train_reward_std', s):.2f}" for s in SPREAD_AT)
-    mean = " / ".join(f"{at(c, 'train_reward_mean', s):.2f}" for s in MEAN_AT)
+    spread = " / ".join(f"{trial.at('train_reward_std', s):.2f}" for s in SPREAD_AT)
+    mean = " / ".join(f"{trial.at('train_reward_mean', s):.2f}" for s in MEAN_AT)
     mean = mean.replace("-", "−")  # the pages' minus sign
     classes = " / ".join(f"{n:,}" for n in trial.rating_histogram or ())
     return (

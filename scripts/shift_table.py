@@ -15,7 +15,6 @@ and the second campaign's final measure. Means over each campaign's seeds (or on
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from statistics import mean
 
@@ -23,12 +22,6 @@ from rbrl_ray.report.results import final_measure
 from rbrl_ray.report.trials import Trial, load_trials
 
 CLASSES = 3  # the class count both campaigns ran every method at
-
-
-def training_return_at(trial: Trial, step: int) -> float:
-    """The training return in the first iteration whose samples reach `step`."""
-    rows = trial.curve[trial.curve["steps"] >= step]["true_return"].dropna()
-    return float(rows.iloc[0]) if len(rows) else math.nan
 
 
 def cells(trials: list[Trial], seeds: set[int] | None) -> dict[tuple[str, str], list[Trial]]:
@@ -68,7 +61,7 @@ def main() -> None:
         print(
             f"| {env} | {method} | {mean(final_measure(t) for t in old):.1f} "
             f"({mean(t.final_return for t in old):.1f}) "
-            f"| {mean(training_return_at(t, length) for t in new):.1f} "
+            f"| {mean(t.at('true_return', length) for t in new):.1f} "
             f"| {mean(final_measure(t) for t in new):.1f} |"
         )
     counts = ", ".join(

@@ -108,6 +108,12 @@ class Trial:
         values = self.curve[column].dropna()
         return float(values.iloc[-1]) if len(values) else math.nan
 
+    def at(self, column: str, step: int) -> float:
+        """A curve column's first value reported once the samples reach `step` (NaN: none
+        reported there)."""
+        values = self.curve[self.curve["steps"] >= step][column].dropna()
+        return float(values.iloc[0]) if len(values) else math.nan
+
     def late(self, column: str, fraction: float = 0.1) -> float:
         """Mean of a curve column over the last `fraction` of training (NaN: none there)."""
         late = self.curve[self.curve["steps"] >= (1 - fraction) * self.steps][column]
