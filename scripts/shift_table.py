@@ -2,6 +2,7 @@
 "From v1 to v2" table shows it.
 
     python scripts/shift_table.py results/campaign results/campaign_v2 [--seeds 0,1,2]
+        [--envs cartpole-balance,cheetah-run,walker-walk]
 
 Reads both campaigns' committed records (trials/*.json) and prints one markdown row
 per (env, method) at the first campaign's class count: the first campaign's final
@@ -9,7 +10,7 @@ measure (RESULTS.md's: the mean evaluation over the last 20 % of a run) with its
 training return at its last iteration in brackets, the second campaign's training
 return at the first campaign's length (the iteration whose samples first reach it),
 and the second campaign's final measure. Means over each campaign's seeds (or only
-`--seeds`); the seed counts close the table.
+`--seeds`), over every env both ran (or only `--envs`); the seed counts close the table.
 """
 
 from __future__ import annotations
@@ -41,8 +42,10 @@ def main() -> None:
     parser.add_argument("first", type=Path, help="the earlier campaign's records")
     parser.add_argument("second", type=Path, help="the later campaign's records")
     parser.add_argument("--seeds", help="only these seeds of the second campaign: 0,1,2")
+    parser.add_argument("--envs", help="only these envs: cartpole-balance,walker-walk")
     args = parser.parse_args()
     seeds = None if args.seeds is None else {int(s) for s in args.seeds.split(",")}
+    envs = None if args.envs is None else set(args.envs.split(","))
     first = cells(load_trials(args.first).trials, None)
     second = cells(load_trials(args.second).trials, seeds)
     length = max(t.steps for ts in first.values() for t in ts)
@@ -53,7 +56,7 @@ def main() -> None:
     print("|---|---|---:|---:|---:|")
     methods = ("ppo", "rbrl", "ours")
     shared = sorted(
-        (k for k in first if k in second and k[1] in methods),
+        (k for k in first if k in second and k[1] in methods and (envs is None or k[0] in envs)),
         key=lambda k: (k[0], methods.index(k[1])),
     )
     for env, method in shared:
